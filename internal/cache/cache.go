@@ -1,0 +1,125 @@
+// Package cache memoizes expensive lookups (registry round trips) in a
+// bounded LRU where every entry carries its own expiry, and makes concurrent
+// callers of one key share a single call.
+//
+// The LRU is hashicorp/golang-lru's plain cache rather than its expirable
+// variant because the latter has one TTL for all entries, while callers here
+// decide per result: a digest's facts are kept until evicted, a tag's digest
+// for a short while, a failure for shorter still.
+package cache
+
+import (
+	"context"
+	"math"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Forever keeps a result until the LRU evicts it (content-addressed facts
+// never change).
+const Forever time.Duration = math.MaxInt64
+
+// DefaultSize is the number of entries kept when New is given a size below 1.
+const DefaultSize = 1024
+
+// entry is one kept result. A zero expires means Forever.
+type entry[V any] struct {
+	val     V
+	err     error
+	expires time.Time
+}
+
+func (e entry[V]) live(now time.Time) bool {
+	return e.expires.IsZero() || now.Before(e.expires)
+}
+
+// Cache is a bounded, expiring memo of fn results keyed by string. It is safe
+// for concurrent use; the zero value is not usable, call New.
+type Cache[V any] struct {
+	lru       *lru.Cache[string, entry[V]]
+	flights   singleflight.Group
+	maxFlight time.Duration
+	// now is the clock for expiry; tests in this package replace it so TTL
+	// tests do not sleep. The flight deadline uses the real clock.
+	now func() time.Time
+
+	hits, misses atomic.Uint64
+}
+
+// New returns a cache keeping at most size entries (DefaultSize when size < 1)
+// whose calls each run for at most maxFlight (no bound when maxFlight <= 0).
+func New[V any](size int, maxFlight time.Duration) *Cache[V] {
+	if size < 1 {
+		size = DefaultSize
+	}
+	l, err := lru.New[string, entry[V]](size)
+	if err != nil {
+		// lru.New fails only for size <= 0, excluded above; keep a usable
+		// cache rather than panic should the library ever change.
+		l, _ = lru.New[string, entry[V]](DefaultSize)
+	}
+	return &Cache[V]{lru: l, maxFlight: maxFlight, now: time.Now}
+}
+
+// Do returns the kept value for key, or calls fn once for all concurrent
+// callers of the key (golang.org/x/sync/singleflight, DoChan). fn runs under a
+// context detached from the callers' cancellation (context.WithoutCancel of the
+// caller that started the flight, keeping values such as a logger) and bounded
+// by maxFlight; a caller whose ctx ends stops waiting and gets ctx.Err()
+// without failing the others; the flight goes on and its result is kept for
+// later callers. fn returns how long to keep the result (0 = do not keep); an
+// error is kept (and returned to later callers) only if ttl > 0.
+//
+// hit reports whether the result was already kept; callers that shared a
+// flight get hit == false.
+func (c *Cache[V]) Do(ctx context.Context, key string, fn func(ctx context.Context) (V, time.Duration, error)) (V, bool, error) {
+	if e, ok := c.lookup(key); ok {
+		c.hits.Add(1)
+		return e.val, true, e.err
+	}
+	c.misses.Add(1)
+	if err := ctx.Err(); err != nil {
+		// Nobody would wait for a flight started now.
+		var zero V
+		return zero, false, err
+	}
+	ch := c.flights.DoChan(key, func() (any, error) {
+		return c.fly(ctx, key, fn), nil
+	})
+	select {
+	case r := <-ch:
+		// fly always returns an entry[V] and a nil error; the checked
+		// assertion keeps a surprise from becoming a panic.
+		e, _ := r.Val.(entry[V])
+		return e.val, false, e.err
+	case <-ctx.Done():
+		var zero V
+		return zero, false, ctx.Err()
+	}
+}
+
+// Stats reports how many calls of Do found a kept result (hits) and how many
+// did not (misses, whether they started a flight or joined one).
+func (c *Cache[V]) Stats() (hits, misses uint64) {
+	return c.hits.Load(), c.misses.Load()
+}
+
+// Len is the number of entries held, including expired ones not yet replaced
+// or evicted.
+func (c *Cache[V]) Len() int {
+	return c.lru.Len()
+}
+
+// lookup returns the live entry for key. Expired entries are left in place:
+// only a flight of the key writes the key, so a reader removing a stale entry
+// could race with a flight storing a fresh one.
+func (c *Cache[V]) lookup(key string) (entry[V], bool) {
+	e, ok := c.lru.Get(key)
+	if !ok || !e.live(c.now()) {
+		return entry[V]{}, false
+	}
+	return e, true
+}
