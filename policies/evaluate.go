@@ -1,0 +1,261 @@
+package policies
+
+import (
+	"errors"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/workload"
+)
+
+// Result is one image use after the caller tried to resolve it.
+type Result struct {
+	Use workload.ImageUse
+	// Ref is the parsed reference, zero if the image did not parse.
+	Ref resolve.Reference
+	// Facts is what the registry said, nil when not resolved (an error, an
+	// exempt or disallowed image, or the CLI working offline).
+	Facts *resolve.Facts
+	// Err is the *resolve.Error of parsing (InvalidReference) or of the
+	// registry; nil if resolved. Errors of other types count as Unreachable.
+	Err error
+	// Exempt skips every check; Evaluate also consults Policy.Exempt itself.
+	Exempt bool
+	// Candidates are the platforms the use's pod may land on
+	// (CandidatePlatforms); empty when unknown, which skips platform checks.
+	Candidates []v1.Platform
+}
+
+// Input is everything Evaluate decides on: one object's image uses.
+type Input struct {
+	Object  workload.Object
+	Results []Result
+}
+
+// Rewrite replaces the image at Pointer. Reasons are "PinDigest" and/or "Mirror".
+type Rewrite struct {
+	Pointer, Container, From, To string
+	Reasons                      []string
+}
+
+// The reasons of a Rewrite.
+const (
+	ReasonPinDigest = "PinDigest"
+	ReasonMirror    = "Mirror"
+)
+
+// PlatformAffinity restricts the pod spec at SpecPointer to nodes of these
+// platforms (a required node affinity on kubernetes.io/os and kubernetes.io/arch).
+type PlatformAffinity struct {
+	SpecPointer string
+	Platforms   []v1.Platform
+}
+
+// Decision is what to do with the object.
+type Decision struct {
+	Findings []Finding
+	// Rewrites and Affinity are only given when the object may be mutated:
+	// a Pod, or any workload when the policy sets mutateWorkloads. Callers
+	// apply all of them.
+	Rewrites []Rewrite
+	Affinity []PlatformAffinity
+	// Allowed is false iff some finding's action is Deny (only in Enforce mode).
+	Allowed bool
+}
+
+// Evaluate decides on the image uses of one object. It is pure: the same
+// input gives the same decision, in the webhook and in the CLI.
+//
+// Findings come, per use and in this order, from the reference's form
+// (ImplicitLatest, LatestTag), from the policy's allowedRegistries
+// (RegistryNotAllowed, computed here from Ref, so callers may skip
+// resolving such images; a resolution error of that class is not repeated),
+// from the resolution error's class, and from platforms. A disallowed
+// registry's resolution results are ignored.
+func (p *Policy) Evaluate(in Input) Decision {
+	e := evaluation{p: p, obj: in.Object, mutable: in.Object.Kind == "Pod" || p.mutate}
+	for i := range in.Results {
+		e.use(&in.Results[i])
+	}
+	e.platforms()
+	d := Decision{Findings: e.findings, Rewrites: e.rewrites, Affinity: e.affinity, Allowed: true}
+	for _, f := range d.Findings {
+		if f.Action == Deny {
+			d.Allowed = false
+		}
+	}
+	return d
+}
+
+// evaluation is the state of one Evaluate call.
+type evaluation struct {
+	p        *Policy
+	obj      workload.Object
+	mutable  bool
+	findings []Finding
+	rewrites []Rewrite
+	affinity []PlatformAffinity
+	// pods are the pod specs with images that run on only some candidates, in order of appearance.
+	pods []*podPlatforms
+}
+
+type podPlatforms struct {
+	specPointer string
+	partial     []partialUse
+	// common are the candidates every resolved image of the pod runs on.
+	common []v1.Platform
+}
+
+type partialUse struct {
+	r         *Result
+	supported []v1.Platform
+}
+
+func (e *evaluation) add(r *Result, c resolve.Class, action Action, msg, fix string) {
+	e.findings = append(e.findings, Finding{
+		Object:    e.obj.String(),
+		Container: r.Use.Container,
+		Image:     r.Use.Image,
+		Pointer:   r.Use.Pointer,
+		Class:     c,
+		Action:    action,
+		Message:   msg,
+		Fix:       fix,
+	})
+}
+
+func (e *evaluation) use(r *Result) {
+	p := e.p
+	if r.Exempt || p.Exempt(r.Ref) {
+		return
+	}
+	var rerr *resolve.Error
+	if r.Err != nil && !errors.As(r.Err, &rerr) {
+		rerr = &resolve.Error{Class: resolve.Unreachable, Image: r.Use.Image, Registry: r.Ref.Registry, Reason: r.Err.Error(), Err: r.Err}
+	}
+	if r.Ref.Repository == "" || (rerr != nil && rerr.Class == resolve.InvalidReference) {
+		msg, fix := invalidText(r, rerr)
+		e.add(r, resolve.InvalidReference, p.Action(resolve.InvalidReference), msg, fix)
+		return
+	}
+	switch r.Ref.Form {
+	case resolve.FormImplicitLatest:
+		msg, fix := latestText(r, true)
+		e.add(r, resolve.ImplicitLatest, p.Action(resolve.ImplicitLatest), msg, fix)
+	case resolve.FormLatest:
+		msg, fix := latestText(r, false)
+		e.add(r, resolve.LatestTag, p.Action(resolve.LatestTag), msg, fix)
+	}
+	if !p.RegistryAllowed(r.Ref) {
+		msg, fix := notAllowedText(r, p)
+		e.add(r, resolve.RegistryNotAllowed, p.Action(resolve.RegistryNotAllowed), msg, fix)
+		return
+	}
+	if rerr != nil {
+		msg, fix := registryErrorText(r, rerr, e.obj)
+		e.add(r, rerr.Class, p.Action(rerr.Class), msg, fix)
+		return
+	}
+	if r.Facts == nil {
+		return
+	}
+	e.checkPlatforms(r)
+	if e.mutable {
+		if rw, ok := p.rewrite(r); ok {
+			e.rewrites = append(e.rewrites, rw)
+		}
+	}
+}
+
+// checkPlatforms denies an image that runs on none of the pod's candidate
+// platforms at once; partial support is decided per pod in platforms, once
+// every image of the pod is known.
+func (e *evaluation) checkPlatforms(r *Result) {
+	if len(r.Candidates) == 0 || len(r.Facts.Platforms) == 0 {
+		return
+	}
+	sup := supported(r.Candidates, r.Facts.Platforms)
+	if len(sup) == 0 {
+		msg, fix := mismatchText(r)
+		e.add(r, resolve.PlatformMismatch, e.p.Action(resolve.PlatformMismatch), msg, fix)
+		return
+	}
+	pod := e.pod(r)
+	if pod.common == nil {
+		pod.common = r.Candidates
+	}
+	pod.common = intersect(pod.common, sup)
+	if len(sup) < len(r.Candidates) {
+		pod.partial = append(pod.partial, partialUse{r: r, supported: sup})
+	}
+}
+
+func (e *evaluation) pod(r *Result) *podPlatforms {
+	ptr := ""
+	if r.Use.Pod != nil {
+		ptr = r.Use.Pod.SpecPointer
+	}
+	for _, pp := range e.pods {
+		if pp.specPointer == ptr {
+			return pp
+		}
+	}
+	pp := &podPlatforms{specPointer: ptr}
+	e.pods = append(e.pods, pp)
+	return pp
+}
+
+// platforms decides partial platform support per pod: node affinity when the
+// policy asks for it and the object may be mutated, else a warning (never
+// stronger than the class's action). When no candidate runs every image of
+// the pod, the pod fails wherever it lands: that is a PlatformMismatch.
+func (e *evaluation) platforms() {
+	for _, pod := range e.pods {
+		if len(pod.partial) == 0 {
+			continue
+		}
+		if len(pod.common) == 0 {
+			for _, u := range pod.partial {
+				msg, fix := noCommonText(u.r, u.supported)
+				e.add(u.r, resolve.PlatformMismatch, e.p.Action(resolve.PlatformMismatch), msg, fix)
+			}
+			continue
+		}
+		if e.p.affinity && e.mutable && pod.specPointer != "" {
+			e.affinity = append(e.affinity, PlatformAffinity{
+				SpecPointer: pod.specPointer,
+				Platforms:   append([]v1.Platform(nil), pod.common...),
+			})
+			continue
+		}
+		action := weaker(Warn, e.p.Action(resolve.PlatformMismatch))
+		for _, u := range pod.partial {
+			msg, fix := partialText(u.r, u.supported)
+			e.add(u.r, resolve.PlatformMismatch, action, msg, fix)
+		}
+	}
+}
+
+func intersect(a, b []v1.Platform) []v1.Platform {
+	out := []v1.Platform{}
+	for _, x := range a {
+		for _, y := range b {
+			if x.Equals(y) {
+				out = append(out, x)
+				break
+			}
+		}
+	}
+	return out
+}
+
+var actionStrength = map[Action]int{Audit: 0, Warn: 1, Deny: 2}
+
+// weaker is the milder of two actions.
+func weaker(a, b Action) Action {
+	if actionStrength[b] < actionStrength[a] {
+		return b
+	}
+	return a
+}

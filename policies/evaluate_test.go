@@ -1,0 +1,211 @@
+package policies
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/workload"
+	"github.com/pullguard/pullguard/policies/v1alpha1"
+)
+
+// classCase gives a result that produces exactly one finding of its class,
+// under a policy that allows only ghcr.io (for RegistryNotAllowed).
+func classCases(t *testing.T) map[resolve.Class]Result {
+	t.Helper()
+	invalid := Result{
+		Use: workload.ImageUse{Container: "app", Image: "Ghcr.io/Acme/API", Pointer: "/spec/containers/0/image", Pod: testPod},
+		Err: &resolve.Error{Class: resolve.InvalidReference, Image: "Ghcr.io/Acme/API", Reason: "repository must be lower case"},
+	}
+	mismatch := use(t, "ghcr.io/acme/api:v1", windows)
+	mismatch.Candidates = []v1.Platform{amd64}
+	return map[resolve.Class]Result{
+		resolve.InvalidReference:   invalid,
+		resolve.ImplicitLatest:     use(t, "ghcr.io/acme/api"),
+		resolve.LatestTag:          use(t, "ghcr.io/acme/api:latest"),
+		resolve.NotFound:           failed(t, "ghcr.io/acme/api:v1", resolve.NotFound),
+		resolve.Unauthorized:       failed(t, "ghcr.io/acme/api:v1", resolve.Unauthorized),
+		resolve.Forbidden:          failed(t, "ghcr.io/acme/api:v1", resolve.Forbidden),
+		resolve.RateLimited:        failed(t, "ghcr.io/acme/api:v1", resolve.RateLimited),
+		resolve.Unreachable:        failed(t, "ghcr.io/acme/api:v1", resolve.Unreachable),
+		resolve.PlatformMismatch:   mismatch,
+		resolve.RegistryNotAllowed: use(t, "quay.io/acme/api:v1"),
+		resolve.AddressBlocked:     failed(t, "ghcr.io/acme/api:v1", resolve.AddressBlocked),
+	}
+}
+
+func TestEvaluateEveryClassAndAction(t *testing.T) {
+	t.Parallel()
+	cases := classCases(t)
+	for _, class := range resolve.Classes {
+		for _, mode := range []v1alpha1.Mode{v1alpha1.ModeEnforce, v1alpha1.ModeAudit} {
+			for _, action := range []Action{Deny, Warn, Audit} {
+				t.Run(string(class)+"/"+string(mode)+"/"+string(action), func(t *testing.T) {
+					t.Parallel()
+					p := compile(t, v1alpha1.ImagePolicySpec{
+						Mode:              mode,
+						Actions:           map[string]Action{string(class): action},
+						AllowedRegistries: []v1alpha1.RegistryPattern{"ghcr.io"},
+					})
+					r, ok := cases[class]
+					if !ok {
+						t.Fatalf("no case for class %s", class)
+					}
+					d := p.Evaluate(Input{Object: podObject, Results: []Result{r}})
+					want := action
+					if mode == v1alpha1.ModeAudit && action == Deny {
+						want = Audit
+					}
+					got := make([]string, len(d.Findings))
+					for i, f := range d.Findings {
+						got[i] = string(f.Class) + "=" + string(f.Action)
+					}
+					if diff := cmp.Diff([]string{string(class) + "=" + string(want)}, got); diff != "" {
+						t.Errorf("findings (-want +got):\n%s", diff)
+					}
+					if d.Allowed != (want != Deny) {
+						t.Errorf("Allowed = %v with action %s", d.Allowed, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestEvaluateBuiltInDefault(t *testing.T) {
+	t.Parallel()
+	cases := classCases(t)
+	want := map[resolve.Class]Action{
+		resolve.InvalidReference: Deny, resolve.ImplicitLatest: Deny, resolve.LatestTag: Warn,
+		resolve.NotFound: Deny, resolve.Unauthorized: Deny, resolve.Forbidden: Deny,
+		resolve.RateLimited: Warn, resolve.Unreachable: Warn, resolve.PlatformMismatch: Deny,
+		resolve.AddressBlocked: Deny,
+	}
+	for class, action := range want {
+		t.Run(string(class), func(t *testing.T) {
+			t.Parallel()
+			r := cases[class]
+			d := Default().Evaluate(Input{Object: podObject, Results: []Result{r}})
+			if len(d.Findings) != 1 {
+				t.Fatalf("findings = %+v, want one", d.Findings)
+			}
+			f := d.Findings[0]
+			if f.Class != class || f.Action != action || d.Allowed != (action != Deny) {
+				t.Errorf("got %s=%s allowed=%v, want %s=%s", f.Class, f.Action, d.Allowed, class, action)
+			}
+			if !strings.Contains(f.Message, `container "app"`) || !strings.Contains(f.Message, `"`+r.Use.Image+`"`) {
+				t.Errorf("message %q does not quote container and image", f.Message)
+			}
+			if f.Fix == "" || f.Object != "Pod/team-a/web" || f.Pointer != r.Use.Pointer {
+				t.Errorf("finding %+v lacks fix, object or pointer", f)
+			}
+		})
+	}
+	if got := Default().Action(resolve.RegistryNotAllowed); got != Deny {
+		t.Errorf("default RegistryNotAllowed = %s, want Deny", got)
+	}
+}
+
+func TestEvaluateMessages(t *testing.T) {
+	t.Parallel()
+	notFound := failed(t, "ghcr.io/acme/api:v1.2", resolve.NotFound)
+	notFound.Err.(*resolve.Error).Suggestions = []string{"v1.2.0", "v1.2.1"}
+	notFound.Err.(*resolve.Error).Reason = `registry answered 404 MANIFEST_UNKNOWN`
+	wrapped := failed(t, "ghcr.io/acme/api:v1", resolve.Unauthorized)
+	wrapped.Err = errors.Join(errors.New("resolve"), wrapped.Err)
+	plain := use(t, "ghcr.io/acme/api:v1")
+	plain.Facts, plain.Err = nil, errors.New("dial tcp: i/o timeout")
+	tests := []struct {
+		name           string
+		r              Result
+		wantClass      resolve.Class
+		wantMsg, wantFix string
+	}{{
+		name:      "not found with nearby tags",
+		r:         notFound,
+		wantClass: resolve.NotFound,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1.2" not found: registry answered 404 MANIFEST_UNKNOWN (tags nearby: v1.2.0, v1.2.1)`,
+		wantFix:   `use an existing tag such as "ghcr.io/acme/api:v1.2.0"`,
+	}, {
+		name:      "wrapped resolve error keeps its class",
+		r:         wrapped,
+		wantClass: resolve.Unauthorized,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (pull secrets tried: regcred and those of service account "default")`,
+		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
+	}, {
+		name:      "untyped error is unreachable",
+		r:         plain,
+		wantClass: resolve.Unreachable,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" could not be reached: dial tcp: i/o timeout`,
+		wantFix:   `check that nodes can resolve and reach "ghcr.io" (DNS, firewall, proxy, CA certificates)`,
+	}, {
+		name:      "implicit latest suggests the digest in the written form",
+		r:         use(t, "nginx"),
+		wantClass: resolve.ImplicitLatest,
+		wantMsg:   `container "app": image "nginx" names no tag, so the kubelet pulls ":latest", which can move to another image or vanish at any time`,
+		wantFix:   `name an explicit version tag, or pin the digest it has now: "nginx@` + testDigest.String() + `"`,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := Default().Evaluate(Input{Object: podObject, Results: []Result{tc.r}})
+			if len(d.Findings) != 1 {
+				t.Fatalf("findings = %+v, want one", d.Findings)
+			}
+			f := d.Findings[0]
+			if diff := cmp.Diff([]string{string(tc.wantClass), tc.wantMsg, tc.wantFix}, []string{string(f.Class), f.Message, f.Fix}); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEvaluateOnRegistryError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		onErr   v1alpha1.RegistryErrorAction
+		actions map[string]Action
+		want    Action
+	}{
+		{onErr: "", want: Warn},
+		{onErr: v1alpha1.RegistryErrorAllow, want: Audit},
+		{onErr: v1alpha1.RegistryErrorDeny, want: Deny},
+		{onErr: v1alpha1.RegistryErrorDeny, actions: map[string]Action{"RateLimited": Warn}, want: Warn},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.onErr), func(t *testing.T) {
+			t.Parallel()
+			p := compile(t, v1alpha1.ImagePolicySpec{OnRegistryError: tc.onErr, Actions: tc.actions})
+			d := p.Evaluate(Input{Object: podObject, Results: []Result{failed(t, "ghcr.io/a/b:v1", resolve.RateLimited)}})
+			if len(d.Findings) != 1 || d.Findings[0].Action != tc.want {
+				t.Errorf("findings = %+v, want one %s", d.Findings, tc.want)
+			}
+		})
+	}
+}
+
+func TestEvaluateExempt(t *testing.T) {
+	t.Parallel()
+	p := compile(t, v1alpha1.ImagePolicySpec{
+		ExemptImages:      []v1alpha1.ImagePattern{"registry.k8s.io/*", "docker.io/library/busybox"},
+		AllowedRegistries: []v1alpha1.RegistryPattern{"ghcr.io"},
+	})
+	flagged := use(t, "ghcr.io/a/b")
+	flagged.Exempt = true
+	for _, r := range []Result{
+		use(t, "registry.k8s.io/sig/pause"), // nested repository, no tag, other registry
+		use(t, "busybox"),                   // Docker Hub written short
+		flagged,                             // the caller said so
+	} {
+		if d := p.Evaluate(Input{Object: podObject, Results: []Result{r}}); len(d.Findings) != 0 || !d.Allowed {
+			t.Errorf("%s: decision %+v, want nothing", r.Use.Image, d)
+		}
+	}
+	if d := p.Evaluate(Input{Object: podObject, Results: []Result{use(t, "busybox2:1")}}); d.Allowed {
+		t.Errorf("busybox2 is not exempt, but was allowed: %+v", d)
+	}
+}

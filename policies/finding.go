@@ -1,0 +1,78 @@
+package policies
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/pullguard/pullguard/internal/resolve"
+)
+
+// Finding is one problem with one image use.
+type Finding struct {
+	// Object is "Kind/namespace/name"; Pointer is the JSON pointer of the image field.
+	Object, Container, Image, Pointer string
+	Class                             resolve.Class
+	Action                            Action
+	// Message is one sentence for the person at kubectl: which container,
+	// which image, what the registry answered.
+	Message string
+	// Fix says what to do about it.
+	Fix string
+}
+
+// MaxShortLength is the most characters Short returns: one kubectl warning line.
+const MaxShortLength = 119
+
+// shortText is the few words per class that fit in a warning line.
+var shortText = map[resolve.Class]string{
+	resolve.InvalidReference:   "not a valid image reference",
+	resolve.ImplicitLatest:     "no tag, pulls :latest; name a tag or digest",
+	resolve.LatestTag:          "mutable :latest; name a version tag or digest",
+	resolve.NotFound:           "not found in the registry; use an existing tag",
+	resolve.Unauthorized:       "registry wants credentials; add an imagePullSecret",
+	resolve.Forbidden:          "pull secret lacks access to this repository",
+	resolve.RateLimited:        "registry rate limit; add a pull secret or a mirror",
+	resolve.Unreachable:        "registry unreachable from pullguard",
+	resolve.PlatformMismatch:   "no build for some platform the pod may run on",
+	resolve.RegistryNotAllowed: "registry not allowed by the image policy",
+	resolve.AddressBlocked:     "registry address is blocked",
+}
+
+// Short is the finding in one line of at most MaxShortLength characters, for
+// admission warnings: container, image (shortened in the middle if need be)
+// and a few words on what is wrong and what to do.
+func (f Finding) Short() string {
+	text, ok := shortText[f.Class]
+	if !ok {
+		text = string(f.Class)
+	}
+	line := func(image string) string {
+		return fmt.Sprintf("container %q: image %q: %s", f.Container, image, text)
+	}
+	s := line(f.Image)
+	if n := utf8.RuneCountInString(s); n > MaxShortLength {
+		keep := utf8.RuneCountInString(f.Image) - (n - MaxShortLength) - 1
+		if keep >= 16 {
+			s = line(elide(f.Image, keep))
+		}
+	}
+	return truncate(s, MaxShortLength)
+}
+
+// elide keeps the start and the end (tag or digest) of s in keep runes plus "…".
+func elide(s string, keep int) string {
+	r := []rune(s)
+	if len(r) <= keep {
+		return s
+	}
+	head := keep / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(keep-head):])
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

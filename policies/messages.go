@@ -1,0 +1,185 @@
+package policies
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/workload"
+)
+
+// The texts of findings: a sentence saying what is wrong and what the
+// registry answered, and a fix taken from what actually resolves each kind
+// of ImagePullBackOff.
+
+func subject(r *Result) string {
+	return fmt.Sprintf("container %q: image %q", r.Use.Container, r.Use.Image)
+}
+
+// because is ": reason" when the reason is known.
+func because(rerr *resolve.Error) string {
+	if rerr == nil || rerr.Reason == "" {
+		return ""
+	}
+	return ": " + rerr.Reason
+}
+
+func invalidText(r *Result, rerr *resolve.Error) (string, string) {
+	return subject(r) + " is not a valid image reference" + because(rerr),
+		`write it as [registry/]repository[:tag][@sha256:digest], repository in lower case, e.g. "ghcr.io/acme/api:v1.2.0"`
+}
+
+func latestText(r *Result, implicit bool) (string, string) {
+	msg := subject(r) + ` uses the tag "latest", which can move to another image or vanish at any time`
+	if implicit {
+		msg = subject(r) + ` names no tag, so the kubelet pulls ":latest", which can move to another image or vanish at any time`
+	}
+	fix := "name an explicit version tag, or a digest"
+	if r.Facts != nil && r.Facts.Digest.Hex != "" {
+		fix = fmt.Sprintf("name an explicit version tag, or pin the digest it has now: %q",
+			writtenRepository(r.Ref)+"@"+r.Facts.Digest.String())
+	}
+	return msg, fix
+}
+
+func notAllowedText(r *Result, p *Policy) (string, string) {
+	return fmt.Sprintf("%s comes from registry %q, which image policy %q does not allow (allowed: %s)",
+			subject(r), r.Ref.Registry, p.name, p.allowedText),
+		"copy the image to an allowed registry (e.g. crane copy SOURCE DESTINATION) and use that reference"
+}
+
+func registryErrorText(r *Result, rerr *resolve.Error, obj workload.Object) (string, string) {
+	reg := rerr.Registry
+	if reg == "" {
+		reg = r.Ref.Registry
+	}
+	switch rerr.Class {
+	case resolve.NotFound:
+		return notFoundText(r, rerr)
+	case resolve.Unauthorized:
+		return fmt.Sprintf("%s: registry %q refused to serve it without valid credentials%s (%s)",
+				subject(r), reg, because(rerr), secretsTried(r.Use.Pod)),
+			fmt.Sprintf("create a pull secret (kubectl create secret docker-registry regcred --docker-server=%s --docker-username=USER --docker-password=TOKEN%s) and list it in the pod's imagePullSecrets or in service account %q's",
+				reg, namespaceFlag(obj), serviceAccount(r.Use.Pod))
+	case resolve.Forbidden:
+		return fmt.Sprintf("%s: registry %q denied the credentials access to the repository%s (%s)",
+				subject(r), reg, because(rerr), secretsTried(r.Use.Pod)),
+			fmt.Sprintf("grant the account of the pull secret read access to %q, or use a pull secret of an account that has it", r.Ref.Repository)
+	case resolve.RateLimited:
+		return fmt.Sprintf("%s: registry %q rate-limited the lookup%s", subject(r), reg, because(rerr)),
+			"authenticate pulls with a pull secret (kubectl create secret docker-registry), or pull through a mirror (ImagePolicy spec.mirrors)"
+	case resolve.AddressBlocked:
+		return fmt.Sprintf("%s: registry %q is on an address pullguard may not dial%s", subject(r), reg, because(rerr)),
+			"use a registry on a routable address, or allow loopback or private addresses in the ImagePolicy's spec.network"
+	case resolve.RegistryNotAllowed:
+		return fmt.Sprintf("%s: registry %q is not allowed%s", subject(r), reg, because(rerr)),
+			"copy the image to an allowed registry and use that reference"
+	default: // Unreachable and any class added later
+		return fmt.Sprintf("%s: registry %q could not be reached%s", subject(r), reg, because(rerr)),
+			fmt.Sprintf("check that nodes can resolve and reach %q (DNS, firewall, proxy, CA certificates)", reg)
+	}
+}
+
+func notFoundText(r *Result, rerr *resolve.Error) (string, string) {
+	msg := subject(r) + " not found" + because(rerr)
+	if len(rerr.Suggestions) > 0 {
+		msg += " (tags nearby: " + strings.Join(rerr.Suggestions, ", ") + ")"
+		return msg, fmt.Sprintf("use an existing tag such as %q", writtenRepository(r.Ref)+":"+rerr.Suggestions[0])
+	}
+	if r.Ref.Digest != "" {
+		return msg, "pin a digest that was pushed to this repository (crane digest IMAGE:TAG prints it)"
+	}
+	return msg, "check the repository and tag for typos, and that the image was pushed before deploying"
+}
+
+func secretsTried(pod *workload.PodContext) string {
+	if pod == nil || len(pod.ImagePullSecrets) == 0 {
+		return fmt.Sprintf("the pod names no imagePullSecrets; those of service account %q were tried if any", serviceAccount(pod))
+	}
+	return fmt.Sprintf("pull secrets tried: %s and those of service account %q",
+		strings.Join(pod.ImagePullSecrets, ", "), serviceAccount(pod))
+}
+
+func serviceAccount(pod *workload.PodContext) string {
+	if pod == nil || pod.ServiceAccountName == "" {
+		return "default"
+	}
+	return pod.ServiceAccountName
+}
+
+func namespaceFlag(obj workload.Object) string {
+	if obj.Namespace == "" {
+		return ""
+	}
+	return " -n " + obj.Namespace
+}
+
+func mismatchText(r *Result) (string, string) {
+	return fmt.Sprintf("%s has no build for any platform the pod can run on: it has %s, the pod needs %s",
+			subject(r), platformList(r.Facts.Platforms), platformList(r.Candidates)),
+		buildFix(r.Facts.Platforms, r.Candidates)
+}
+
+func partialText(r *Result, sup []v1.Platform) (string, string) {
+	missing := missingPlatforms(r.Candidates, sup)
+	return fmt.Sprintf("%s runs on %s but not on %s, where the pod may also be scheduled",
+			subject(r), platformList(sup), platformList(missing)),
+		buildFix(r.Facts.Platforms, missing) + ", or set spec.platformAffinity in the ImagePolicy"
+}
+
+func noCommonText(r *Result, sup []v1.Platform) (string, string) {
+	return fmt.Sprintf("%s runs only on %s, and no platform the pod can run on runs every image of the pod",
+			subject(r), platformList(sup)),
+		"build the pod's images for a common platform (docker buildx build --platform ... --push)"
+}
+
+// buildFix suggests a multi-platform build, or pinning the pod to what the image has.
+func buildFix(has, need []v1.Platform) string {
+	all := append(slices.Clone(has), need...)
+	var names []string
+	for _, p := range all {
+		if s := platformName(p); !slices.Contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	fix := fmt.Sprintf("build the image for every platform (docker buildx build --platform %s --push)", strings.Join(names, ","))
+	if len(has) > 0 && has[0].OS != "" && has[0].Architecture != "" {
+		fix += fmt.Sprintf(", or schedule the pod on nodes with kubernetes.io/os=%s and kubernetes.io/arch=%s", has[0].OS, has[0].Architecture)
+	}
+	return fix
+}
+
+func missingPlatforms(candidates, sup []v1.Platform) []v1.Platform {
+	var out []v1.Platform
+	for _, c := range candidates {
+		if !slices.ContainsFunc(sup, c.Equals) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// platformName is "os/arch[/variant]" (v1.Platform.String adds os version and features).
+func platformName(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+func platformList(ps []v1.Platform) string {
+	var names []string
+	for _, p := range ps {
+		if s := platformName(p); !slices.Contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	if len(names) == 0 {
+		return "no known platform"
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,126 @@
+// Package policies turns an ImagePolicy into a compiled Policy and decides,
+// without any I/O, what pullguard does with the images of one object: which
+// findings deny, warn or are only recorded, which references are rewritten to
+// digests or mirrors, and which pods get node affinity for their platforms.
+package policies
+
+import (
+	"regexp"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/policies/v1alpha1"
+)
+
+// Action is what a finding does to the request: Deny, Warn or Audit.
+type Action = v1alpha1.Action
+
+// The actions, re-exported so callers need not import the API package.
+const (
+	Deny  = v1alpha1.ActionDeny
+	Warn  = v1alpha1.ActionWarn
+	Audit = v1alpha1.ActionAudit
+)
+
+// BuiltInName is the Name of the policy used when no ImagePolicy applies.
+const BuiltInName = "(built-in)"
+
+// Policy is a validated ImagePolicy with its globs and selector compiled, ready
+// to evaluate many requests concurrently. It is never modified after Compile.
+type Policy struct {
+	name     string
+	mode     v1alpha1.Mode
+	actions  map[resolve.Class]Action
+	selector labels.Selector
+	exempt   []*regexp.Regexp
+	allowed  []*regexp.Regexp
+	// allowedText lists the allowed patterns for messages.
+	allowedText string
+	pin         v1alpha1.PinDigests
+	mutate      bool
+	mirrors     []resolve.Mirror
+	affinity    bool
+	network     v1alpha1.Network
+}
+
+// builtInActions are the actions of the built-in default (DESIGN.md): what
+// would fail to pull is denied; what may be transient, or only risky, warns.
+func builtInActions() map[resolve.Class]Action {
+	return map[resolve.Class]Action{
+		resolve.InvalidReference:   Deny,
+		resolve.ImplicitLatest:     Deny,
+		resolve.LatestTag:          Warn,
+		resolve.NotFound:           Deny,
+		resolve.Unauthorized:       Deny,
+		resolve.Forbidden:          Deny,
+		resolve.RateLimited:        Warn,
+		resolve.Unreachable:        Warn,
+		resolve.PlatformMismatch:   Deny,
+		resolve.RegistryNotAllowed: Deny,
+		resolve.AddressBlocked:     Deny,
+	}
+}
+
+// Default is the policy used when no ImagePolicy applies: the built-in
+// actions, all registries allowed, nothing exempt, no pinning, no mirrors.
+func Default() *Policy {
+	return &Policy{
+		name:     BuiltInName,
+		mode:     v1alpha1.ModeEnforce,
+		actions:  builtInActions(),
+		selector: labels.Everything(),
+		pin:      v1alpha1.PinOff,
+	}
+}
+
+// Name is the ImagePolicy's name, or BuiltInName.
+func (p *Policy) Name() string { return p.name }
+
+// Mode is Enforce or Audit.
+func (p *Policy) Mode() v1alpha1.Mode { return p.mode }
+
+// Action is the action Evaluate takes for a finding of class c, with the mode
+// applied: in Audit mode Deny becomes Audit. A class this package does not
+// know (one added to resolve later) warns rather than failing silently or
+// blocking a cluster.
+func (p *Policy) Action(c resolve.Class) Action {
+	a, ok := p.actions[c]
+	if !ok {
+		a = Warn
+	}
+	if a == Deny && p.mode == v1alpha1.ModeAudit {
+		return Audit
+	}
+	return a
+}
+
+// PinDigests is how resolved tags are rewritten to digests.
+func (p *Policy) PinDigests() v1alpha1.PinDigests { return p.pin }
+
+// MutateWorkloads says whether workload templates may be rewritten; Pods always may.
+func (p *Policy) MutateWorkloads() bool { return p.mutate }
+
+// PlatformAffinity says whether partial platform support becomes node affinity.
+func (p *Policy) PlatformAffinity() bool { return p.affinity }
+
+// Mirrors are the mirror rules for the resolver, in the policy's order.
+func (p *Policy) Mirrors() []resolve.Mirror {
+	if len(p.mirrors) == 0 {
+		return nil
+	}
+	return append([]resolve.Mirror(nil), p.mirrors...)
+}
+
+// Network is what the address guard allows (a copy).
+func (p *Policy) Network() v1alpha1.Network {
+	return *p.network.DeepCopy()
+}
+
+// AppliesTo reports whether the policy selects a namespace with these labels.
+// An absent or empty namespaceSelector selects every namespace. For
+// cluster-scoped objects callers pass nil labels, which only an empty
+// selector (or one of only NotIn/DoesNotExist terms) selects.
+func (p *Policy) AppliesTo(namespaceLabels map[string]string) bool {
+	return p.selector.Matches(labels.Set(namespaceLabels))
+}
