@@ -1,0 +1,207 @@
+package resolve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// puller is a go-containerregistry puller for one flight: it pings the
+// registry and fetches a token once for all calls of the flight, and its
+// retries are judged against the flight's deadline.
+func (r *Resolver) puller(ctx context.Context, creds Credentials) (*remote.Puller, error) {
+	opts := append(retryOptions(ctx),
+		remote.WithTransport(r.transport),
+		remote.WithUserAgent(r.userAgent),
+	)
+	if creds != nil {
+		opts = append(opts, remote.WithAuthFromKeychain(creds))
+	}
+	return remote.NewPuller(opts...)
+}
+
+// nameOpts makes pkg/name use plain HTTP only for configured hosts.
+func (r *Resolver) nameOpts(registry string) []name.Option {
+	if r.isInsecure(registry) {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// isInsecure matches "host:port" and "host" (any port), as the address
+// guard does.
+func (r *Resolver) isInsecure(registry string) bool {
+	if r.insecure[registry] {
+		return true
+	}
+	host, _, err := net.SplitHostPort(registry)
+	return err == nil && r.insecure[host]
+}
+
+// digestOf asks the registry which digest ref's tag names: HEAD, which
+// Docker Hub does not count against its pull limit, and GET only when HEAD
+// cannot answer.
+func (r *Resolver) digestOf(ctx context.Context, ref Reference, image string, creds Credentials) (v1.Hash, error) {
+	nref, err := ref.nameRef(r.nameOpts(ref.Registry)...)
+	if err != nil {
+		return v1.Hash{}, invalid(image, "does not parse: "+err.Error(), err)
+	}
+	p, err := r.puller(ctx, creds)
+	if err != nil {
+		return v1.Hash{}, Classify(image, ref.Registry, err)
+	}
+	desc, err := p.Head(ctx, nref)
+	if err == nil {
+		return desc.Digest, nil
+	}
+	if !headCannotAnswer(err) {
+		e := Classify(image, ref.Registry, err)
+		if e.Class == NotFound {
+			e.Suggestions = r.suggest(ctx, p, ref)
+		}
+		return v1.Hash{}, e
+	}
+	r.log.V(1).Info("HEAD cannot answer, using GET", "registry", ref.Registry, "repository", ref.Repository)
+	d, err := p.Get(ctx, nref)
+	if err != nil {
+		e := Classify(image, ref.Registry, err)
+		if e.Class == NotFound {
+			e.Suggestions = r.suggest(ctx, p, ref)
+		}
+		return v1.Hash{}, e
+	}
+	return d.Digest, nil
+}
+
+// headCannotAnswer reports whether a failed HEAD says nothing about the
+// image, so GET should be asked: the registry refuses the method (405, 501,
+// some 400s) or answers without the headers HEAD is read from. Answers about
+// the image (401, 403, 404, 429, 5xx) and network failures are final.
+func headCannotAnswer(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch te.StatusCode {
+		case http.StatusMethodNotAllowed, http.StatusNotImplemented, http.StatusBadRequest, http.StatusNotAcceptable:
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if _, _, blocked := classifyBlocked(err); blocked {
+		return false
+	}
+	// Left: go-containerregistry's complaints about missing or bad
+	// Content-Type, Content-Length or Docker-Content-Digest headers.
+	return true
+}
+
+// factsOf reads the manifest of ref's repository at dgst. An index gives its
+// platforms; a single image its config's. remote.Image is never used on an
+// index: it would silently pick linux/amd64.
+func (r *Resolver) factsOf(ctx context.Context, ref Reference, dgst, image string, creds Credentials) (Facts, error) {
+	nref, err := name.NewDigest(ref.Repository+"@"+dgst, r.nameOpts(ref.Registry)...)
+	if err != nil {
+		return Facts{}, invalid(image, "does not parse: "+err.Error(), err)
+	}
+	p, err := r.puller(ctx, creds)
+	if err != nil {
+		return Facts{}, Classify(image, ref.Registry, err)
+	}
+	d, err := p.Get(ctx, nref)
+	if err != nil {
+		return Facts{}, Classify(image, ref.Registry, err)
+	}
+	f, err := platformsOf(d)
+	if err != nil {
+		return Facts{}, Classify(image, ref.Registry, err)
+	}
+	return f, nil
+}
+
+func platformsOf(d *remote.Descriptor) (Facts, error) {
+	mt := d.MediaType
+	if !mt.IsIndex() && !mt.IsImage() && !mt.IsSchema1() {
+		// Some registries send a wrong or no Content-Type; the manifest
+		// says what it is.
+		mt = sniffMediaType(d.Manifest)
+	}
+	f := Facts{Digest: d.Digest, MediaType: mt}
+	switch {
+	case mt.IsIndex():
+		im, err := v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
+		if err != nil {
+			return Facts{}, &badResponseError{what: "index manifest does not parse", err: err}
+		}
+		for _, m := range im.Manifests {
+			// Attestations (unknown/unknown) and nested indexes without a
+			// platform are nothing a node can run.
+			if m.Platform == nil || m.Platform.OS == "unknown" || m.Platform.OS == "" {
+				continue
+			}
+			f.Platforms = append(f.Platforms, *m.Platform)
+		}
+	case mt.IsImage():
+		img, err := d.Image()
+		if err != nil {
+			return Facts{}, &badResponseError{what: "image manifest does not parse", err: err}
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			var te *transport.Error
+			if errors.As(err, &te) {
+				return Facts{}, err
+			}
+			return Facts{}, &badResponseError{what: "image config does not parse", err: err}
+		}
+		if p := cfg.Platform(); p != nil {
+			f.Platforms = []v1.Platform{*p}
+		}
+	case mt.IsSchema1():
+		// Docker schema 1 names no platform pullguard can trust; policy
+		// decides what an image without platforms means.
+	default:
+		return Facts{}, &badResponseError{what: "answer is not an image manifest (media type " + quoteMT(d.MediaType) + ")"}
+	}
+	return f, nil
+}
+
+func quoteMT(mt types.MediaType) string {
+	if mt == "" {
+		return "none"
+	}
+	return truncate(string(mt), 100)
+}
+
+// sniffMediaType reads the media type a manifest declares, or infers it from
+// its shape.
+func sniffMediaType(b []byte) types.MediaType {
+	var m struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+		Config    json.RawMessage `json:"config"`
+	}
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	switch {
+	case m.MediaType.IsIndex() || m.MediaType.IsImage():
+		return m.MediaType
+	case m.Manifests != nil:
+		return types.OCIImageIndex
+	case m.Config != nil:
+		return types.OCIManifestSchema1
+	}
+	return ""
+}

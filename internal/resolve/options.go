@@ -1,0 +1,102 @@
+package resolve
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Defaults of New. Tags move, so their digest is kept briefly; digests never
+// change, so their facts are kept until the LRU evicts them; a confirmed
+// NotFound is kept shortly so a pushed image is seen soon after.
+const (
+	DefaultTagTTL          = time.Minute
+	DefaultNotFoundTTL     = 15 * time.Second
+	DefaultTagCacheSize    = 4096
+	DefaultDigestCacheSize = 4096
+	// DefaultMaxFlight bounds one shared registry call. It outlives a
+	// single admission's budget on purpose: a caller stops waiting at its
+	// own deadline, and the answer, once in, serves the next caller.
+	DefaultMaxFlight = 10 * time.Second
+	// DefaultSuggestBudget bounds listing tags for suggestions.
+	DefaultSuggestBudget = 2 * time.Second
+	// DefaultMaxListedTags stops listing tags of huge repositories.
+	DefaultMaxListedTags = 10000
+	// DefaultUserAgent is sent to registries.
+	DefaultUserAgent = "pullguard"
+)
+
+// Option configures a Resolver.
+type Option func(*Resolver)
+
+// WithTransport sets the HTTP transport for registry calls, such as the
+// address guard's. Default: go-containerregistry's remote.DefaultTransport.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(r *Resolver) {
+		if rt != nil {
+			r.transport = rt
+		}
+	}
+}
+
+// WithInsecureRegistries lists registry hosts ("registry.local:5000", or
+// "registry.local" for any port) that may be reached over plain HTTP, or over
+// TLS without verification when the transport is an *http.Transport. No
+// other host ever is. Give the address guard the same list.
+func WithInsecureRegistries(hosts ...string) Option {
+	return func(r *Resolver) {
+		for _, h := range hosts {
+			r.insecure[normalizeHost(h)] = true
+		}
+	}
+}
+
+// WithLogger sets the logger; the resolver is silent without one. Nothing
+// logged carries credentials.
+func WithLogger(l logr.Logger) Option {
+	return func(r *Resolver) { r.log = l }
+}
+
+// WithTagTTL sets how long a tag's digest is kept.
+func WithTagTTL(d time.Duration) Option {
+	return func(r *Resolver) { r.tagTTL = d }
+}
+
+// WithNotFoundTTL sets how long a confirmed NotFound is kept (0: never).
+func WithNotFoundTTL(d time.Duration) Option {
+	return func(r *Resolver) { r.notFoundTTL = d }
+}
+
+// WithCacheSizes sets how many tag → digest and digest → facts entries are kept.
+func WithCacheSizes(tags, digests int) Option {
+	return func(r *Resolver) { r.tagSize, r.digestSize = tags, digests }
+}
+
+// WithMaxFlight bounds each shared registry call.
+func WithMaxFlight(d time.Duration) Option {
+	return func(r *Resolver) { r.maxFlight = d }
+}
+
+// WithSuggestions bounds the tag listing behind NotFound suggestions: its
+// time and how many tags are read. A budget of 0 turns suggestions off.
+func WithSuggestions(budget time.Duration, maxTags int) Option {
+	return func(r *Resolver) { r.suggestBudget, r.maxTags = budget, maxTags }
+}
+
+// WithUserAgent sets the User-Agent sent to registries.
+func WithUserAgent(ua string) Option {
+	return func(r *Resolver) { r.userAgent = ua }
+}
+
+// normalizeHost spells a registry host the way pkg/name does ("docker.io"
+// is "index.docker.io" inside go-containerregistry).
+func normalizeHost(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if h == "docker.io" {
+		return name.DefaultRegistry
+	}
+	return h
+}

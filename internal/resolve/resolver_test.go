@@ -1,0 +1,280 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+var (
+	linuxAMD64 = v1.Platform{OS: "linux", Architecture: "amd64"}
+	linuxARM64 = v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
+)
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestResolveForms(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, nil)
+	idx := reg.fx.index.String()
+	tests := []struct {
+		ref       string
+		form      Form
+		tagHeads  int // HEAD requests for a tag
+		platforms []v1.Platform
+	}{
+		{"multi", FormImplicitLatest, 1, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"multi:latest", FormLatest, 1, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"multi:1.0", FormTag, 1, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"multi@" + idx, FormDigest, 0, []v1.Platform{linuxAMD64, linuxARM64}},
+		// The digest wins; the (missing) tag is never looked up.
+		{"multi:no-such-tag@" + idx, FormTagDigest, 0, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"single:1.0", FormTag, 1, []v1.Platform{{OS: "linux", Architecture: "arm64"}}},
+		{"win:1.0", FormTag, 1, []v1.Platform{{OS: "windows", Architecture: "amd64"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			t.Parallel()
+			ref := reg.ref(t, tt.ref)
+			if ref.Form != tt.form {
+				t.Fatalf("form = %v, want %v", ref.Form, tt.form)
+			}
+			heads := func() int {
+				n := 0
+				for _, tag := range []string{"latest", "1.0", "no-such-tag"} {
+					n += reg.count("HEAD /v2/" + strings.Split(strings.Split(tt.ref, "@")[0], ":")[0] + "/manifests/" + tag)
+				}
+				return n
+			}
+			before := heads()
+			facts, err := New().Resolve(testContext(t), Request{Ref: ref})
+			if err != nil {
+				t.Fatalf("Resolve(%q): %v", tt.ref, err)
+			}
+			if diff := cmp.Diff(tt.platforms, facts.Platforms); diff != "" {
+				t.Errorf("platforms (-want +got):\n%s", diff)
+			}
+			if facts.ResolvedRepository != ref.Repository {
+				t.Errorf("ResolvedRepository = %q, want %q", facts.ResolvedRepository, ref.Repository)
+			}
+			// Subtests share the registry, so only a lower bound holds for tags.
+			if got := heads() - before; (tt.tagHeads == 0 && got != 0) || (tt.tagHeads > 0 && got < 1) {
+				t.Errorf("tag HEAD requests = %d, want %d", got, tt.tagHeads)
+			}
+		})
+	}
+}
+
+func TestResolveFactsOfFixtures(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, nil)
+	r := New()
+	for _, tt := range []struct {
+		ref    string
+		digest v1.Hash
+		mt     types.MediaType
+	}{
+		{"multi:1.0", reg.fx.index, types.OCIImageIndex},
+		{"single:1.0", reg.fx.arm64, types.DockerManifestSchema2},
+		{"win:1.0", reg.fx.windows, types.DockerManifestSchema2},
+	} {
+		facts, err := r.Resolve(testContext(t), Request{Ref: reg.ref(t, tt.ref)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if facts.Digest != tt.digest || facts.MediaType != tt.mt {
+			t.Errorf("%s: digest %s %s, want %s %s", tt.ref, facts.Digest, facts.MediaType, tt.digest, tt.mt)
+		}
+	}
+}
+
+func TestResolveUsesHeadNotGet(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, nil)
+	if _, err := New().Resolve(testContext(t), Request{Ref: reg.ref(t, "multi:1.0")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.count("HEAD /v2/multi/manifests/1.0"); got != 1 {
+		t.Errorf("HEAD by tag = %d, want 1", got)
+	}
+	if got := reg.count("GET /v2/multi/manifests/1.0"); got != 0 {
+		t.Errorf("GET by tag = %d, want 0", got)
+	}
+	if got := reg.count("GET /v2/multi/manifests/" + reg.fx.index.String()); got != 1 {
+		t.Errorf("GET by digest = %d, want 1", got)
+	}
+}
+
+func TestResolveFallsBackToGetWhenHeadRefused(t *testing.T) {
+	t.Parallel()
+	noHead := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead {
+				w.WriteHeader(http.StatusMethodNotAllowed)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg := newTestRegistry(t, noHead)
+	facts, err := New().Resolve(testContext(t), Request{Ref: reg.ref(t, "multi:1.0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if facts.Digest != reg.fx.index {
+		t.Errorf("digest = %s, want %s", facts.Digest, reg.fx.index)
+	}
+	if reg.count("HEAD /v2/multi/manifests/1.0") != 1 || reg.count("GET /v2/multi/manifests/1.0") != 1 {
+		t.Errorf("want one refused HEAD then one GET by tag, got %v", reg.counts)
+	}
+}
+
+func TestResolveBasicAuth(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, basicAuth("alice", "wonderland"))
+	r := New()
+	ref := reg.ref(t, "multi:1.0")
+
+	_, err := r.Resolve(testContext(t), Request{Ref: ref})
+	var e *Error
+	if !errors.As(err, &e) || e.Class != Unauthorized || e.StatusCode != 401 {
+		t.Fatalf("anonymous Resolve = %v, want Unauthorized 401", err)
+	}
+	creds := testCreds{host: reg.host, user: "alice", pass: "wonderland"}
+	facts, err := r.Resolve(testContext(t), Request{Ref: ref, Credentials: creds})
+	if err != nil {
+		t.Fatalf("Resolve with credentials: %v", err)
+	}
+	if facts.Digest != reg.fx.index {
+		t.Errorf("digest = %s, want %s", facts.Digest, reg.fx.index)
+	}
+	// A cached success for alice is never served to an anonymous caller.
+	_, err = r.Resolve(testContext(t), Request{Ref: ref})
+	if !errors.As(err, &e) || e.Class != Unauthorized {
+		t.Errorf("anonymous Resolve after alice's = %v, want Unauthorized", err)
+	}
+	wrong := testCreds{host: reg.host, user: "alice", pass: "guess"}
+	_, err = r.Resolve(testContext(t), Request{Ref: ref, Credentials: wrong})
+	if !errors.As(err, &e) || e.Class != Unauthorized {
+		t.Errorf("Resolve with a wrong password = %v, want Unauthorized", err)
+	}
+	if strings.Contains(err.Error(), "wonderland") || strings.Contains(err.Error(), "guess") {
+		t.Errorf("error leaks a password: %v", err)
+	}
+}
+
+// fault answers every manifest request of the test registry with status and body.
+func fault(status int, contentType, body string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.Contains(r.URL.Path, "/manifests/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if contentType != "" {
+				w.Header().Set("Content-Type", contentType)
+			}
+			if status == http.StatusOK {
+				// Consistent with the body, so it is the body that is judged.
+				h, _, _ := v1.SHA256(strings.NewReader(body))
+				w.Header().Set("Docker-Content-Digest", h.String())
+			}
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		})
+	}
+}
+
+func TestResolveFaults(t *testing.T) {
+	t.Parallel()
+	const js = "application/json"
+	tests := []struct {
+		name   string
+		wrap   func(http.Handler) http.Handler
+		byTag  bool
+		class  Class
+		status int
+		reason string
+	}{
+		{"401", fault(401, js, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`), false, Unauthorized, 401, `UNAUTHORIZED "authentication required"`},
+		{"403", fault(403, js, `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`), false, Forbidden, 403, "DENIED"},
+		{"404 manifest", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`), false, NotFound, 404, `MANIFEST_UNKNOWN "manifest unknown"`},
+		{"404 name", fault(404, js, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`), false, NotFound, 404, "NAME_UNKNOWN"},
+		{"404 on HEAD by tag", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`), true, NotFound, 404, "404"},
+		{"429", fault(429, js, `{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}`), false, RateLimited, 429, "TOOMANYREQUESTS"},
+		{"500", fault(500, "text/html", "<html>oops</html>"), false, Unreachable, 500, "registry answered 500 Internal Server Error"},
+		{"garbage error body", fault(502, js, "{{{not json"), false, Unreachable, 502, "registry answered 502"},
+		{"garbage index", fault(200, "application/vnd.oci.image.index.v1+json", "{{{not json"), true, Unreachable, 0, "cannot read: index manifest does not parse"},
+		{"html manifest", fault(200, "text/html", "<html>captive portal</html>"), true, Unreachable, 0, `cannot read: answer is not an image manifest (media type text/html)`},
+		{"digest mismatch", fault(200, "application/vnd.oci.image.index.v1+json", "{}"), false, Unreachable, 0, "does not match requested digest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reg := newTestRegistry(t, tt.wrap)
+			ref := reg.ref(t, "multi@"+reg.fx.index.String())
+			if tt.byTag {
+				ref = reg.ref(t, "multi:1.0")
+			}
+			_, err := New().Resolve(testContext(t), Request{Ref: ref})
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Resolve = %v, want *Error", err)
+			}
+			if e.Class != tt.class || e.StatusCode != tt.status || !strings.Contains(e.Reason, tt.reason) {
+				t.Errorf("Resolve = {%s %d %q}, want {%s %d ...%q...}", e.Class, e.StatusCode, e.Reason, tt.class, tt.status, tt.reason)
+			}
+			if e.Image != ref.Original || e.Registry != reg.host {
+				t.Errorf("error names %q at %q, want %q at %q", e.Image, e.Registry, ref.Original, reg.host)
+			}
+		})
+	}
+}
+
+func TestResolveHangingRegistryEndsAtDeadline(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hang := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		})
+	}
+	reg := newTestRegistry(t, hang)
+	t.Cleanup(func() { close(release) }) // runs before the server closes
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := New(WithMaxFlight(time.Second)).Resolve(ctx, Request{Ref: reg.ref(t, "multi:1.0")})
+	elapsed := time.Since(start)
+	var e *Error
+	if !errors.As(err, &e) || e.Class != Unreachable || !strings.Contains(e.Reason, "deadline") {
+		t.Fatalf("Resolve = %v, want Unreachable by the deadline", err)
+	}
+	if elapsed > 600*time.Millisecond {
+		t.Errorf("Resolve returned after %s, want by the 300ms deadline", elapsed)
+	}
+}
+
+func TestResolveInvalidOriginal(t *testing.T) {
+	t.Parallel()
+	_, err := New().Resolve(testContext(t), Request{Ref: Reference{Original: "Nginx"}})
+	var e *Error
+	if !errors.As(err, &e) || e.Class != InvalidReference {
+		t.Fatalf("Resolve(Nginx) = %v, want InvalidReference", err)
+	}
+}

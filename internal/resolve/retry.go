@@ -1,0 +1,88 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Retries replace go-containerregistry's defaults (sleep 1 s, then 3 s),
+// which alone outlast an admission's budget.
+//
+// The decisions:
+//   - at most 3 attempts, sleeping ~100 ms then ~200 ms: enough for a
+//     dropped connection or a registry replica restarting;
+//   - only 408 and 5xx answers (but 501) are retried, and the network
+//     failures that a fresh connection cures (reset, EOF);
+//   - never 4xx, 429 included: a rate limit is counted in hours, a retry
+//     within seconds spends more of it and cannot succeed;
+//   - never a retry that cannot finish before the deadline: the sleep plus
+//     a minimal attempt must fit in the time left (go-containerregistry's
+//     sleep does not watch the context).
+var (
+	retryBackoff = remote.Backoff{
+		Duration: 100 * time.Millisecond,
+		Factor:   2,
+		Jitter:   0.1,
+		Steps:    3,
+	}
+	retryStatusCodes = []int{
+		http.StatusRequestTimeout,
+		http.StatusInternalServerError,
+		http.StatusBadGateway,
+		http.StatusServiceUnavailable,
+		http.StatusGatewayTimeout,
+	}
+)
+
+const (
+	// maxRetrySleep is the longest sleep retryBackoff can choose.
+	maxRetrySleep = 220 * time.Millisecond
+	// minAttempt is the least time worth giving one more request.
+	minAttempt = 250 * time.Millisecond
+)
+
+func retryOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithRetryBackoff(retryBackoff),
+		remote.WithRetryStatusCodes(retryStatusCodes...),
+		remote.WithRetryPredicate(func(err error) bool {
+			return retryable(err) && timeForRetry(ctx)
+		}),
+	}
+}
+
+func timeForRetry(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) > maxRetrySleep+minAttempt
+}
+
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		for _, c := range retryStatusCodes {
+			if te.StatusCode == c {
+				return true
+			}
+		}
+		return false
+	}
+	if _, _, blocked := classifyBlocked(err); blocked {
+		return false
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
