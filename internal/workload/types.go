@@ -50,12 +50,21 @@ type Object struct {
 	Kind       string
 	Namespace  string
 	Name       string
+	// GenerateName is metadata.generateName. Pods that controllers create
+	// reach admission with no name yet, only this prefix.
+	GenerateName string
 }
 
-// String is "Kind/namespace/name", or "Kind/name" when not namespaced.
+// String is "Kind/namespace/name", or "Kind/name" when not namespaced. An
+// object that has only a generateName shows it followed by "*"
+// ("Pod/team-a/api-7d9f5-*"), so messages still say which workload it is.
 func (o Object) String() string {
-	if o.Namespace == "" {
-		return o.Kind + "/" + o.Name
+	name := o.Name
+	if name == "" && o.GenerateName != "" {
+		name = o.GenerateName + "*"
 	}
-	return o.Kind + "/" + o.Namespace + "/" + o.Name
+	if o.Namespace == "" {
+		return o.Kind + "/" + name
+	}
+	return o.Kind + "/" + o.Namespace + "/" + name
 }
