@@ -120,9 +120,9 @@ func TestEvaluateMessages(t *testing.T) {
 	plain := use(t, "ghcr.io/acme/api:v1")
 	plain.Facts, plain.Err = nil, errors.New("dial tcp: i/o timeout")
 	tests := []struct {
-		name           string
-		r              Result
-		wantClass      resolve.Class
+		name             string
+		r                Result
+		wantClass        resolve.Class
 		wantMsg, wantFix string
 	}{{
 		name:      "not found with nearby tags",

@@ -24,7 +24,7 @@ var (
 // ref builds what resolve.ParseReference gives for the common forms, so these
 // tests do not depend on the parser: "nginx", "nginx:1.27", "ghcr.io/a/b:latest",
 // "x@sha256:…", "x:t@sha256:…".
-func ref(t *testing.T, s string) resolve.Reference {
+func ref(t testing.TB, s string) resolve.Reference {
 	t.Helper()
 	r := resolve.Reference{Original: s}
 	name, digest, hasDigest := strings.Cut(s, "@")
@@ -61,7 +61,7 @@ func ref(t *testing.T, s string) resolve.Reference {
 var testPod = &workload.PodContext{SpecPointer: "/spec", ImagePullSecrets: []string{"regcred"}}
 
 // use is a resolved image use of container "app" in testPod.
-func use(t *testing.T, image string, platforms ...v1.Platform) Result {
+func use(t testing.TB, image string, platforms ...v1.Platform) Result {
 	t.Helper()
 	r := Result{
 		Use: workload.ImageUse{Container: "app", Kind: workload.Container, Image: image, Pointer: "/spec/containers/0/image", Pod: testPod},
@@ -72,7 +72,7 @@ func use(t *testing.T, image string, platforms ...v1.Platform) Result {
 }
 
 // failed is a use whose resolution failed with class c.
-func failed(t *testing.T, image string, c resolve.Class) Result {
+func failed(t testing.TB, image string, c resolve.Class) Result {
 	t.Helper()
 	r := use(t, image)
 	r.Facts = nil
@@ -82,7 +82,7 @@ func failed(t *testing.T, image string, c resolve.Class) Result {
 
 var podObject = workload.Object{APIVersion: "v1", Kind: "Pod", Namespace: "team-a", Name: "web"}
 
-func compile(t *testing.T, spec v1alpha1.ImagePolicySpec) *Policy {
+func compile(t testing.TB, spec v1alpha1.ImagePolicySpec) *Policy {
 	t.Helper()
 	p, err := Compile(&v1alpha1.ImagePolicy{Spec: spec})
 	if err != nil {

@@ -2,13 +2,16 @@
 // ImagePolicy that tells pullguard which findings deny, warn or are only
 // recorded, which registries and mirrors to use, and whether to pin digests.
 //
+// It depends only on apimachinery so that any client can import it cheaply.
+//
 // +kubebuilder:object:generate=true
 // +groupName=pullguard.io
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -16,7 +19,7 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "pullguard.io", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the types of this API with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds the types of this API to a runtime.Scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
@@ -25,6 +28,8 @@ var (
 // Kind is the kind of the only type of this API.
 const Kind = "ImagePolicy"
 
-func init() {
-	SchemeBuilder.Register(&ImagePolicy{}, &ImagePolicyList{})
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion, &ImagePolicy{}, &ImagePolicyList{})
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
 }
