@@ -229,7 +229,9 @@ func (e *evaluation) platforms() {
 			})
 			continue
 		}
-		action := weaker(Warn, e.p.Action(resolve.PlatformMismatch))
+		// Capped before the mode applies, so Audit mode keeps this a
+		// warning like every other Warn.
+		action := weaker(Warn, e.p.configured(resolve.PlatformMismatch))
 		for _, u := range pod.partial {
 			msg, fix := partialText(u.r, u.supported)
 			e.add(u.r, resolve.PlatformMismatch, action, msg, fix)

@@ -97,6 +97,12 @@ func TestEvaluatePlatforms(t *testing.T) {
 		wantFindings: []string{"PlatformMismatch=Audit"},
 		wantAllowed:  true,
 	}, {
+		name:         "partial still warns in Audit mode",
+		spec:         v1alpha1.ImagePolicySpec{Mode: v1alpha1.ModeAudit},
+		results:      []Result{withCandidates(use(t, "ghcr.io/a/b:v1", amd64), both)},
+		wantFindings: []string{"PlatformMismatch=Warn"},
+		wantAllowed:  true,
+	}, {
 		name:         "partial with affinity",
 		spec:         v1alpha1.ImagePolicySpec{PlatformAffinity: true},
 		results:      []Result{withCandidates(use(t, "ghcr.io/a/b:v1", amd64), both), second(withCandidates(use(t, "ghcr.io/a/c:v1", amd64, arm64), both))},

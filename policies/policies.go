@@ -85,14 +85,19 @@ func (p *Policy) Mode() v1alpha1.Mode { return p.mode }
 // know (one added to resolve later) warns rather than failing silently or
 // blocking a cluster.
 func (p *Policy) Action(c resolve.Class) Action {
-	a, ok := p.actions[c]
-	if !ok {
-		a = Warn
-	}
+	a := p.configured(c)
 	if a == Deny && p.mode == v1alpha1.ModeAudit {
 		return Audit
 	}
 	return a
+}
+
+// configured is the class's action before the mode applies.
+func (p *Policy) configured(c resolve.Class) Action {
+	if a, ok := p.actions[c]; ok {
+		return a
+	}
+	return Warn
 }
 
 // PinDigests is how resolved tags are rewritten to digests.
