@@ -137,13 +137,6 @@ func mustTag(t testing.TB, s string) name.Tag {
 	return tag
 }
 
-func (r *testRegistry) reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.counts = map[string]int{}
-	r.total = 0
-}
-
 func (r *testRegistry) count(methodPath string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -122,7 +122,9 @@ func (r *Resolver) resolveAt(ctx context.Context, ref Reference, image string, c
 	}
 	facts.Platforms = slices.Clone(facts.Platforms)
 	facts.ResolvedRepository = ref.Repository
-	r.log.V(1).Info("resolved", "registry", ref.Registry, "repository", ref.Repository, "digest", facts.Digest.String())
+	if l := r.log.V(1); l.Enabled() { // spares the warm path the boxing
+		l.Info("resolved", "registry", ref.Registry, "repository", ref.Repository, "digest", facts.Digest.String())
+	}
 	return facts, nil
 }
 
