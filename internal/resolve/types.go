@@ -133,8 +133,10 @@ type Credentials interface {
 type Mirror struct {
 	From string
 	To   string
-	// FallbackToSource asks the source too when the mirror fails with
-	// anything but a confirmed NotFound... see resolver docs.
+	// FallbackToSource asks the source too when the mirror fails in any
+	// way, a NotFound included (runtimes fall back from a mirror the same
+	// way, so the pull would still succeed from the source); Facts say
+	// which answered. Without it the mirror's answer is final.
 	FallbackToSource bool
 }
 
