@@ -75,6 +75,9 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Facts, error) {
 		}
 		ref = parsed
 	}
+	if ref.Original == "" {
+		ref.Original = ref.String() // errors name the image somehow
+	}
 	rule, onMirror, ok, err := mirrorFor(req.Mirrors, ref)
 	if err != nil {
 		return Facts{}, err

@@ -141,6 +141,34 @@ func TestResolveFallsBackToGetWhenHeadRefused(t *testing.T) {
 	}
 }
 
+// noDigestHeader drops Docker-Content-Digest from HEAD answers, as some
+// registries and proxies do.
+type noDigestHeader struct{ http.ResponseWriter }
+
+func (w noDigestHeader) WriteHeader(code int) {
+	w.Header().Del("Docker-Content-Digest")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func TestResolveFallsBackToGetWithoutDigestHeader(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead {
+				w = noDigestHeader{w}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	facts, err := New().Resolve(testContext(t), Request{Ref: reg.ref(t, "single:1.0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if facts.Digest != reg.fx.arm64 || reg.count("GET /v2/single/manifests/1.0") != 1 {
+		t.Errorf("digest %s after %v, want %s from one GET by tag", facts.Digest, reg.counts, reg.fx.arm64)
+	}
+}
+
 func TestResolveBasicAuth(t *testing.T) {
 	t.Parallel()
 	reg := newTestRegistry(t, basicAuth("alice", "wonderland"))
