@@ -58,7 +58,13 @@ func TestClassify(t *testing.T) {
 		{"json body", fmt.Errorf("decode: %w", syntaxErr), Unreachable, 0, "not valid JSON"},
 		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), Unreachable, 0, "closed the connection"},
 		{"blocked", &url.Error{Op: "Get", URL: "https://meta/v2/", Err: &net.OpError{Op: "dial", Err: &addressguard.BlockedError{Host: "meta", Addr: netip.MustParseAddr("169.254.169.254"), Reason: "metadata"}}}, AddressBlocked, 0, `address 169.254.169.254 of "meta" is blocked`},
-		{"plain http refused", &url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}, AddressBlocked, 0, "plain http"},
+		{"plain http refused alone", &url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}, Unreachable, 0, "plain http"},
+		{"plain http registry, http refused", errors.Join(
+			&url.Error{Op: "Get", URL: "https://h/v2/", Err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}},
+			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), Unreachable, 0, "listed as insecure"},
+		{"https refused, http refused", errors.Join(
+			&url.Error{Op: "Get", URL: "https://h/v2/", Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}},
+			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), Unreachable, 0, "connection refused"},
 		{"token in url", &url.Error{Op: "Get", URL: "https://u:hunter2@h/token?access_token=s3cret", Err: errors.New("boom")}, Unreachable, 0, "REDACTED"},
 	}
 	for _, tt := range tests {

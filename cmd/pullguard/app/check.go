@@ -1,0 +1,231 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/decide"
+	"github.com/pullguard/pullguard/internal/keychain"
+	"github.com/pullguard/pullguard/internal/manifest"
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/workload"
+	"github.com/pullguard/pullguard/policies"
+)
+
+// Defaults of `pullguard check`.
+const (
+	defaultCheckTimeout = 30 * time.Second
+	defaultPlatform     = "linux/amd64"
+	// checkParallelism bounds how many objects are checked at once; images
+	// within one object are resolved in parallel too.
+	checkParallelism = 8
+)
+
+type checkOptions struct {
+	files              []string
+	policyFile         string
+	platforms          []string
+	dockerConfig       string
+	insecureRegistries []string
+	timeout            time.Duration
+	output             string
+}
+
+func newCheckCommand() *cobra.Command {
+	o := &checkOptions{}
+	cmd := &cobra.Command{
+		Use:   "check -f FILE|DIR|- [-f ...]",
+		Short: "Check the images of manifest files against their registries (for CI; no cluster needed)",
+		Long: `check reads Kubernetes manifests (YAML or JSON, multi-document, List kinds,
+directories recursively, "-" for stdin), finds every image of every Pod and
+workload template, resolves it against its registry and prints what would fail
+to pull, decided by the policy (the built-in default when --policy is not given).
+
+Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input errors.`,
+		Example: `  pullguard check -f deploy/
+  pullguard check -f app.yaml --platform linux/amd64,linux/arm64 --docker-config ~/.docker/config.json
+  kustomize build overlays/prod | pullguard check -f - -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCheck(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifest file, directory (recursive) or - for stdin; repeatable")
+	f.StringVar(&o.policyFile, "policy", "", "ImagePolicy file (default: the built-in policy)")
+	f.StringSliceVar(&o.platforms, "platform", []string{defaultPlatform}, "os/arch[/variant] platforms the cluster's nodes run, comma separated")
+	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config JSON with registry credentials (auths format)")
+	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
+	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "time budget to resolve the images of one object")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// checkRun is everything runCheck prepared from the flags.
+type checkRun struct {
+	policy      *policies.Policy
+	platforms   []v1.Platform
+	credentials resolve.Credentials
+	lookup      resolve.Lookup
+	docs        []manifest.Document
+}
+
+func runCheck(cmd *cobra.Command, o *checkOptions) error {
+	run, err := prepareCheck(cmd, o)
+	if err != nil {
+		return err
+	}
+	report, err := checkDocuments(cmd.Context(), run, o.timeout)
+	if err != nil {
+		return err
+	}
+	switch o.output {
+	case "json":
+		err = report.writeJSON(cmd.OutOrStdout())
+	default:
+		err = report.writeText(cmd.OutOrStdout())
+	}
+	if err != nil {
+		return err
+	}
+	if report.Summary.Denied > 0 {
+		return errDenied
+	}
+	return nil
+}
+
+func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
+	if len(o.files) == 0 {
+		return nil, usageError("no input: give at least one -f FILE|DIR|-")
+	}
+	if o.output != "text" && o.output != "json" {
+		return nil, usageError("--output must be text or json, not %q", o.output)
+	}
+	if o.timeout <= 0 {
+		return nil, usageError("--timeout must be positive, not %s", o.timeout)
+	}
+	platforms, err := parsePlatforms(o.platforms)
+	if err != nil {
+		return nil, err
+	}
+	policy := policies.Default()
+	if o.policyFile != "" {
+		data, err := os.ReadFile(o.policyFile)
+		if err != nil {
+			return nil, usageError("reading policy: %w", err)
+		}
+		if policy, err = policies.Load(data); err != nil {
+			return nil, usageError("policy %s: %w", o.policyFile, err)
+		}
+	}
+	var creds resolve.Credentials
+	if o.dockerConfig != "" {
+		data, err := os.ReadFile(o.dockerConfig)
+		if err != nil {
+			return nil, usageError("reading docker config: %w", err)
+		}
+		kc, err := keychain.Parse(data, "docker config "+o.dockerConfig)
+		if err != nil {
+			return nil, usageError("docker config %s: %w", o.dockerConfig, err)
+		}
+		creds = kc
+	}
+	docs, err := manifest.Read(o.files, cmd.InOrStdin())
+	if err != nil {
+		return nil, usageError("%w", err)
+	}
+	network := policy.Network()
+	insecure := append([]string(nil), o.insecureRegistries...)
+	for _, h := range network.InsecureRegistries {
+		insecure = append(insecure, string(h))
+	}
+	guard := addressguard.Config{
+		// check runs next to the developer or CI job, where a registry on
+		// loopback is the developer's own; the webhook keeps it off by default.
+		AllowLoopback:      true,
+		AllowPrivate:       network.AllowPrivate,
+		InsecureRegistries: insecure,
+	}
+	lookup := resolve.New(
+		resolve.WithTransport(guard.Transport()),
+		resolve.WithInsecureRegistries(insecure...),
+	)
+	return &checkRun{policy: policy, platforms: platforms, credentials: creds, lookup: lookup, docs: docs}, nil
+}
+
+func parsePlatforms(specs []string) ([]v1.Platform, error) {
+	var out []v1.Platform
+	for _, s := range specs {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := v1.ParsePlatform(s)
+		if err != nil || p.OS == "" || p.Architecture == "" {
+			return nil, usageError("--platform %q: want os/arch[/variant], e.g. linux/arm64", s)
+		}
+		out = append(out, *p)
+	}
+	if len(out) == 0 {
+		return nil, usageError("--platform: give at least one os/arch")
+	}
+	return out, nil
+}
+
+// checkDocuments decides every workload document, checkParallelism at a time,
+// keeping the input order in the report.
+func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (*checkReport, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	type job struct {
+		doc  manifest.Document
+		obj  workload.Object
+		uses []workload.ImageUse
+	}
+	jobs := make([]job, 0, len(run.docs))
+	for _, doc := range run.docs {
+		obj, uses, err := workload.Images(doc.Raw)
+		if errors.Is(err, workload.ErrNotWorkload) {
+			continue
+		}
+		if err != nil {
+			return nil, usageError("%s:%d: %w", doc.Source, doc.Line, err)
+		}
+		if obj.Namespace == "" {
+			// kubectl apply puts a namespaced object without one in "default".
+			obj.Namespace = "default"
+		}
+		jobs = append(jobs, job{doc: doc, obj: obj, uses: uses})
+	}
+	env := decide.Env{
+		Lookup:        run.lookup,
+		Credentials:   func(*workload.PodContext) resolve.Credentials { return run.credentials },
+		NodePlatforms: run.platforms,
+	}
+	decisions := make([]policies.Decision, len(jobs))
+	var g errgroup.Group
+	g.SetLimit(checkParallelism)
+	for i := range jobs {
+		g.Go(func() error {
+			octx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			decisions[i] = decide.Decide(octx, run.policy, jobs[i].obj, jobs[i].uses, env)
+			return nil
+		})
+	}
+	_ = g.Wait() // the jobs report through decisions; none returns an error
+	report := &checkReport{Findings: []jsonFinding{}, Rewrites: []jsonRewrite{}}
+	for i, j := range jobs {
+		report.add(j.doc, j.obj, len(j.uses), decisions[i])
+	}
+	return report, nil
+}

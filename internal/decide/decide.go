@@ -1,0 +1,87 @@
+// Package decide is the one path from "these image uses of this object" to a
+// policy decision: parse each reference, skip what the policy exempts, refuse
+// registries it does not allow, resolve the rest in parallel, then let the
+// policy evaluate. The webhook and `pullguard check` both call it, so the same
+// input gets the same answer at either door.
+package decide
+
+import (
+	"context"
+	"errors"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/workload"
+	"github.com/pullguard/pullguard/policies"
+)
+
+// Env is what the caller knows about where the object will run.
+type Env struct {
+	// Lookup resolves references; a *resolve.Resolver shared across calls so
+	// its cache serves them all.
+	Lookup resolve.Lookup
+	// Credentials gives the credentials the kubelet would use for a pod
+	// (its pull secrets, its service account's, the nodes'). Nil or a nil
+	// result means anonymous.
+	Credentials func(pod *workload.PodContext) resolve.Credentials
+	// NodePlatforms are the platforms of the nodes pods may land on.
+	NodePlatforms []v1.Platform
+}
+
+// Decide returns the policy's decision on the image uses of obj. It never
+// fails: what cannot be resolved before ctx ends is a finding of its own
+// (Unreachable), decided by the policy.
+func Decide(ctx context.Context, p *policies.Policy, obj workload.Object, uses []workload.ImageUse, env Env) policies.Decision {
+	results := make([]policies.Result, len(uses))
+	var pending []int // indexes of results to resolve
+	for i, use := range uses {
+		r := policies.Result{Use: use, Candidates: policies.CandidatePlatforms(env.NodePlatforms, use.Pod)}
+		ref, err := resolve.ParseReference(use.Image)
+		switch {
+		case err != nil:
+			r.Err = err
+		case p.Exempt(ref):
+			r.Ref, r.Exempt = ref, true
+		case !p.RegistryAllowed(ref):
+			// Evaluate reports RegistryNotAllowed from the reference; asking
+			// a registry the policy forbids would only leak the request.
+			r.Ref = ref
+		default:
+			r.Ref = ref
+			pending = append(pending, i)
+		}
+		results[i] = r
+	}
+	resolveAll(ctx, p, env, results, pending)
+	return p.Evaluate(policies.Input{Object: obj, Results: results})
+}
+
+// resolveAll resolves results[pending] in parallel; the lookups of one object
+// share its deadline.
+func resolveAll(ctx context.Context, p *policies.Policy, env Env, results []policies.Result, pending []int) {
+	if len(pending) == 0 || env.Lookup == nil {
+		return
+	}
+	reqs := make([]resolve.Request, len(pending))
+	for j, i := range pending {
+		var creds resolve.Credentials
+		if env.Credentials != nil {
+			creds = env.Credentials(results[i].Use.Pod)
+		}
+		reqs[j] = resolve.Request{Ref: results[i].Ref, Credentials: creds, Mirrors: p.Mirrors()}
+	}
+	for j, out := range resolve.ResolveAll(ctx, env.Lookup, reqs) {
+		i := pending[j]
+		if out.Err != nil {
+			var re *resolve.Error
+			if !errors.As(out.Err, &re) {
+				re = resolve.Classify(results[i].Use.Image, results[i].Ref.Registry, out.Err)
+			}
+			results[i].Err = re
+			continue
+		}
+		facts := out.Facts
+		results[i].Facts = &facts
+	}
+}

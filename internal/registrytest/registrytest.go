@@ -1,0 +1,136 @@
+// Package registrytest runs go-containerregistry's in-process registry behind
+// httptest with the fixtures pullguard's tests need: multi-platform indexes,
+// single-platform images, basic auth, and a count of the requests it served.
+// It is for tests only.
+package registrytest
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pullguard/pullguard/internal/fixtures"
+)
+
+// Registry is a running test registry.
+type Registry struct {
+	Server *httptest.Server
+	// Host is "127.0.0.1:PORT".
+	Host string
+
+	user, password string
+	manifestGets   atomic.Int64
+	manifestHeads  atomic.Int64
+	requests       atomic.Int64
+}
+
+// Option configures New.
+type Option func(*Registry)
+
+// WithBasicAuth makes every request, the /v2/ ping included, require these
+// credentials, as a private registry does.
+func WithBasicAuth(user, password string) Option {
+	return func(r *Registry) { r.user, r.password = user, password }
+}
+
+// New starts a registry on loopback; it stops when the test ends.
+func New(t testing.TB, opts ...Option) *Registry {
+	t.Helper()
+	r := &Registry{}
+	for _, o := range opts {
+		o(r)
+	}
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.requests.Add(1)
+		if strings.Contains(req.URL.Path, "/manifests/") {
+			switch req.Method {
+			case http.MethodGet:
+				r.manifestGets.Add(1)
+			case http.MethodHead:
+				r.manifestHeads.Add(1)
+			}
+		}
+		if r.user != "" {
+			u, p, ok := req.BasicAuth()
+			if !ok || u != r.user || p != r.password {
+				w.Header().Set("WWW-Authenticate", `Basic realm="registrytest"`)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+				return
+			}
+		}
+		inner.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.Server.Close)
+	r.Host = strings.TrimPrefix(r.Server.URL, "http://")
+	return r
+}
+
+// Ref is "HOST/repo:tag" (or "HOST/repo@digest" when tag starts with "sha256:").
+func (r *Registry) Ref(repoAndTag string) string { return r.Host + "/" + repoAndTag }
+
+// ManifestRequests counts the manifest GETs and HEADs served so far.
+func (r *Registry) ManifestRequests() (gets, heads int64) {
+	return r.manifestGets.Load(), r.manifestHeads.Load()
+}
+
+// Requests counts every request served so far.
+func (r *Registry) Requests() int64 { return r.requests.Load() }
+
+func (r *Registry) writeOptions() []remote.Option {
+	if r.user == "" {
+		return nil
+	}
+	return []remote.Option{remote.WithAuth(&authn.Basic{Username: r.user, Password: r.password})}
+}
+
+func (r *Registry) parse(t testing.TB, repoAndTag string) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(r.Ref(repoAndTag), name.Insecure)
+	if err != nil {
+		t.Fatalf("registrytest: %v", err)
+	}
+	return ref
+}
+
+// PushImage pushes a single-platform image as repo:tag and returns its digest.
+func (r *Registry) PushImage(t testing.TB, repoAndTag string, platform v1.Platform) v1.Hash {
+	t.Helper()
+	d, err := fixtures.PushImage(r.parse(t, repoAndTag), platform, r.writeOptions()...)
+	if err != nil {
+		t.Fatalf("registrytest: %v", err)
+	}
+	return d
+}
+
+// PushIndex pushes a multi-platform index (see fixtures.Index) as repo:tag
+// and returns its digest.
+func (r *Registry) PushIndex(t testing.TB, repoAndTag string, platforms ...v1.Platform) v1.Hash {
+	t.Helper()
+	d, err := fixtures.PushIndex(r.parse(t, repoAndTag), platforms, r.writeOptions()...)
+	if err != nil {
+		t.Fatalf("registrytest: %v", err)
+	}
+	return d
+}
+
+// DockerConfig is a docker config JSON ("auths" format) with this registry's
+// credentials, as `kubectl create secret docker-registry` writes it.
+func (r *Registry) DockerConfig() []byte {
+	auth := base64.StdEncoding.EncodeToString([]byte(r.user + ":" + r.password))
+	return []byte(fmt.Sprintf(`{"auths":{%q:{"username":%q,"password":%q,"auth":%q}}}`, r.Host, r.user, r.password, auth))
+}
