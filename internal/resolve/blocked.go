@@ -1,9 +1,9 @@
 package resolve
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
 )
@@ -12,8 +12,8 @@ import (
 // forbidden address is AddressBlocked. Plain HTTP to a host not listed as
 // insecure is a setup problem, not a forbidden address: go-containerregistry
 // tries HTTPS first and HTTP second for loopback and private hosts, so the
-// refusal of the second try is reported only when the first one showed the
-// registry speaks plain HTTP; otherwise the HTTPS failure (connection refused,
+// refusal of the second try is reported only when the first one reached a
+// server (that spoke plain HTTP); otherwise the HTTPS failure (connection refused,
 // bad certificate) is the better reason and classification goes on.
 func classifyBlocked(err error) (Class, string, bool) {
 	var be *addressguard.BlockedError
@@ -21,8 +21,11 @@ func classifyBlocked(err error) (Class, string, bool) {
 		return AddressBlocked, be.Error(), true
 	}
 	var pe *addressguard.PlainHTTPError
-	var rh tls.RecordHeaderError
-	if errors.As(err, &pe) && errors.As(err, &rh) {
+	var dial *net.OpError
+	// net/http reports "server gave HTTP response to HTTPS client" as an
+	// untyped error, so the sign that HTTPS reached a plain HTTP server is
+	// that it failed without a network error.
+	if errors.As(err, &pe) && !errors.As(err, &dial) {
 		return Unreachable, fmt.Sprintf("registry %q speaks plain HTTP, which pullguard uses only for registries listed as insecure "+
 			"(--insecure-registry, or spec.network.insecureRegistries)", pe.Host), true
 	}

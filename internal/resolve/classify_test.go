@@ -58,7 +58,7 @@ func TestClassify(t *testing.T) {
 		{"json body", fmt.Errorf("decode: %w", syntaxErr), Unreachable, 0, "not valid JSON"},
 		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), Unreachable, 0, "closed the connection"},
 		{"blocked", &url.Error{Op: "Get", URL: "https://meta/v2/", Err: &net.OpError{Op: "dial", Err: &addressguard.BlockedError{Host: "meta", Addr: netip.MustParseAddr("169.254.169.254"), Reason: "metadata"}}}, AddressBlocked, 0, `address 169.254.169.254 of "meta" is blocked`},
-		{"plain http refused alone", &url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}, Unreachable, 0, "plain http"},
+		{"plain http refused alone", &url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}, Unreachable, 0, "listed as insecure"},
 		{"plain http registry, http refused", errors.Join(
 			&url.Error{Op: "Get", URL: "https://h/v2/", Err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}},
 			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), Unreachable, 0, "listed as insecure"},
