@@ -409,3 +409,27 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestReadSymlinks(t *testing.T) {
+	t.Parallel()
+	dir := writeFiles(t, map[string]string{"real/a.yaml": "kind: A\n"})
+	// A link to a file is read; a link to a directory is not followed, so a
+	// loop cannot trap the walk.
+	if err := os.Symlink(filepath.Join(dir, "real", "a.yaml"), filepath.Join(dir, "real", "b.yaml")); err != nil {
+		t.Skipf("no symbolic links here: %v", err)
+	}
+	if err := os.Symlink(dir, filepath.Join(dir, "real", "loop.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := Read([]string{dir}, nil)
+	if err != nil {
+		t.Fatalf("Read() error = %v", err)
+	}
+	want := []doc{
+		{Source: "real/a.yaml", Line: 1, Raw: `{"kind":"A"}`},
+		{Source: "real/b.yaml", Line: 1, Raw: `{"kind":"A"}`},
+	}
+	if diff := cmp.Diff(want, compact(t, dir, docs)); diff != "" {
+		t.Errorf("Read() documents (-want +got):\n%s", diff)
+	}
+}
