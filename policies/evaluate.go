@@ -22,6 +22,9 @@ type Result struct {
 	Err error
 	// Exempt skips every check; Evaluate also consults Policy.Exempt itself.
 	Exempt bool
+	// CredentialSources names where the credentials offered for the image's
+	// registry came from (resolve.Credentials.Sources); empty when none.
+	CredentialSources []string
 	// Candidates are the platforms the use's pod may land on
 	// (CandidatePlatforms); empty when unknown, which skips platform checks.
 	Candidates []v1.Platform

@@ -117,6 +117,8 @@ func TestEvaluateMessages(t *testing.T) {
 	notFound.Err.(*resolve.Error).Reason = `registry answered 404 MANIFEST_UNKNOWN`
 	wrapped := failed(t, "ghcr.io/acme/api:v1", resolve.Unauthorized)
 	wrapped.Err = errors.Join(errors.New("resolve"), wrapped.Err)
+	withCreds := failed(t, "ghcr.io/acme/api:v1", resolve.Unauthorized)
+	withCreds.CredentialSources = []string{"secret team-a/regcred", "secret team-a/old"}
 	plain := use(t, "ghcr.io/acme/api:v1")
 	plain.Facts, plain.Err = nil, errors.New("dial tcp: i/o timeout")
 	tests := []struct {
@@ -134,7 +136,13 @@ func TestEvaluateMessages(t *testing.T) {
 		name:      "wrapped resolve error keeps its class",
 		r:         wrapped,
 		wantClass: resolve.Unauthorized,
-		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (pull secrets tried: regcred and those of service account "default")`,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (no credentials for ghcr.io were found; the pod names imagePullSecrets regcred and uses service account "default")`,
+		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
+	}, {
+		name:      "unauthorized names the credentials tried",
+		r:         withCreds,
+		wantClass: resolve.Unauthorized,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (credentials tried: secret team-a/regcred, secret team-a/old)`,
 		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
 	}, {
 		name:      "untyped error is unreachable",

@@ -61,12 +61,12 @@ func registryErrorText(r *Result, rerr *resolve.Error, obj workload.Object) (str
 		return notFoundText(r, rerr)
 	case resolve.Unauthorized:
 		return fmt.Sprintf("%s: registry %q refused to serve it without valid credentials%s (%s)",
-				subject(r), reg, because(rerr), secretsTried(r.Use.Pod)),
+				subject(r), reg, because(rerr), credentialsTried(r, reg)),
 			fmt.Sprintf("create a pull secret (kubectl create secret docker-registry regcred --docker-server=%s --docker-username=USER --docker-password=TOKEN%s) and list it in the pod's imagePullSecrets or in service account %q's",
 				reg, namespaceFlag(obj), serviceAccount(r.Use.Pod))
 	case resolve.Forbidden:
 		return fmt.Sprintf("%s: registry %q denied the credentials access to the repository%s (%s)",
-				subject(r), reg, because(rerr), secretsTried(r.Use.Pod)),
+				subject(r), reg, because(rerr), credentialsTried(r, reg)),
 			fmt.Sprintf("grant the account of the pull secret read access to %q, or use a pull secret of an account that has it", r.Ref.Repository)
 	case resolve.RateLimited:
 		return fmt.Sprintf("%s: registry %q rate-limited the lookup%s", subject(r), reg, because(rerr)),
@@ -95,12 +95,20 @@ func notFoundText(r *Result, rerr *resolve.Error) (string, string) {
 	return msg, "check the repository and tag for typos, and that the image was pushed before deploying"
 }
 
-func secretsTried(pod *workload.PodContext) string {
-	if pod == nil || len(pod.ImagePullSecrets) == 0 {
-		return fmt.Sprintf("the pod names no imagePullSecrets; those of service account %q were tried if any", serviceAccount(pod))
+// credentialsTried says which credentials were offered for the registry, or
+// that none were, with what the pod names, so the reader can tell a missing
+// secret from a wrong one.
+func credentialsTried(r *Result, registry string) string {
+	if len(r.CredentialSources) > 0 {
+		return "credentials tried: " + strings.Join(r.CredentialSources, ", ")
 	}
-	return fmt.Sprintf("pull secrets tried: %s and those of service account %q",
-		strings.Join(pod.ImagePullSecrets, ", "), serviceAccount(pod))
+	pod := r.Use.Pod
+	if pod == nil || len(pod.ImagePullSecrets) == 0 {
+		return fmt.Sprintf("no credentials for %s were found; the pod names no imagePullSecrets and uses service account %q",
+			registry, serviceAccount(pod))
+	}
+	return fmt.Sprintf("no credentials for %s were found; the pod names imagePullSecrets %s and uses service account %q",
+		registry, strings.Join(pod.ImagePullSecrets, ", "), serviceAccount(pod))
 }
 
 func serviceAccount(pod *workload.PodContext) string {

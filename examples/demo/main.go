@@ -82,7 +82,7 @@ func run(pullguard, manifests string, wait bool) error {
 	}
 	fmt.Println("\nThe private image again, with the credentials a pull secret would hold:")
 	show(pullguard, append([]string{"check", "-f", filepath.Join(work, "04-private.yaml"), "--docker-config", dockerConfig}, insecure...))
-	fmt.Println("\nThe arm64-only image, for a cluster that also has arm64 nodes:")
+	fmt.Println("\nThe arm64-only image, for a cluster with amd64 and arm64 nodes:")
 	show(pullguard, append([]string{"check", "-f", filepath.Join(work, "05-wrong-arch.yaml"), "--platform", "linux/amd64,linux/arm64"}, insecure...))
 	if !wait {
 		return nil

@@ -69,6 +69,9 @@ func resolveAll(ctx context.Context, p *policies.Policy, env Env, results []poli
 		if env.Credentials != nil {
 			creds = env.Credentials(results[i].Use.Pod)
 		}
+		if creds != nil {
+			results[i].CredentialSources = creds.Sources(results[i].Ref.Registry)
+		}
 		reqs[j] = resolve.Request{Ref: results[i].Ref, Credentials: creds, Mirrors: p.Mirrors()}
 	}
 	for j, out := range resolve.ResolveAll(ctx, env.Lookup, reqs) {

@@ -35,7 +35,13 @@ func (l *recordingLookup) Resolve(_ context.Context, req resolve.Request) (resol
 	return resolve.Facts{}, &resolve.Error{Class: resolve.NotFound, Image: req.Ref.Original, Registry: req.Ref.Registry, StatusCode: 404}
 }
 
-type namedCreds struct{ resolve.Credentials }
+// namedCreds is a credential set with a name; only its identity matters here.
+type namedCreds struct {
+	resolve.Credentials
+	name string
+}
+
+func (c namedCreds) Sources(string) []string { return []string{c.name} }
 
 func TestDecide(t *testing.T) {
 	t.Parallel()
@@ -90,7 +96,7 @@ spec:
 			for i, img := range tt.images {
 				uses = append(uses, use(i, img))
 			}
-			creds := namedCreds{}
+			creds := namedCreds{name: "secret ns/regcred"}
 			var credsFor []*workload.PodContext
 			var mu sync.Mutex
 			d := Decide(context.Background(), tt.policy, workload.Object{Kind: "Pod", Namespace: "ns", Name: "p"}, uses, Env{

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/mod/semver"
 )
 
 // maxSuggestions is how many nearby tags a NotFound names.
@@ -41,7 +42,31 @@ func (r *Resolver) suggest(ctx context.Context, p *remote.Puller, ref Reference)
 	if len(tags) > r.maxTags {
 		tags = tags[:r.maxTags]
 	}
-	return nearestTags(ref.Tag, tags, maxSuggestions)
+	if near := nearestTags(ref.Tag, tags, maxSuggestions); len(near) > 0 || ref.Tag != "latest" {
+		return near
+	}
+	// Nothing is spelled like "latest": the repository simply has no such
+	// tag (common when CI pushes only versions), so offer its newest versions.
+	return newestVersions(tags, maxSuggestions)
+}
+
+// newestVersions returns up to n tags that are semantic versions ("v1.2.3"
+// or "1.2.3"), highest first.
+func newestVersions(tags []string, n int) []string {
+	canon := func(t string) string { return "v" + strings.TrimPrefix(t, "v") }
+	var versions []string
+	for _, t := range tags {
+		if semver.IsValid(canon(t)) {
+			versions = append(versions, t)
+		}
+	}
+	sort.SliceStable(versions, func(i, j int) bool {
+		return semver.Compare(canon(versions[i]), canon(versions[j])) > 0
+	})
+	if len(versions) > n {
+		versions = versions[:n]
+	}
+	return versions
 }
 
 // nearestTags ranks tags by closeness to missing: tags extending it

@@ -64,3 +64,20 @@ func TestNotFoundSuggestsNearbyTags(t *testing.T) {
 		t.Errorf("cached NotFound listed tags %d times, want 0", got)
 	}
 }
+
+func TestNewestVersions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		tags []string
+		want []string
+	}{
+		{[]string{"v1.2.0", "main", "1.10.0", "v1.9.3", "v2.0.0-rc.1", "sha-abc"}, []string{"v2.0.0-rc.1", "1.10.0", "v1.9.3"}},
+		{[]string{"main", "stable"}, nil},
+		{nil, nil},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, newestVersions(tt.tags, maxSuggestions)); diff != "" {
+			t.Errorf("newestVersions(%q) (-want +got):\n%s", tt.tags, diff)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -25,6 +26,8 @@ var (
 type fixtures struct {
 	public, private *registrytest.Registry
 	dockerConfig    string // path of a docker config with the private registry's credentials
+	// wrongDockerConfig holds a wrong password for the private registry.
+	wrongDockerConfig string
 }
 
 func newFixtures(t testing.TB) *fixtures {
@@ -41,7 +44,12 @@ func newFixtures(t testing.TB) *fixtures {
 	if err := os.WriteFile(cfg, priv.DockerConfig(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &fixtures{public: pub, private: priv, dockerConfig: cfg}
+	wrong := filepath.Join(t.TempDir(), "wrong.json")
+	auth := base64.StdEncoding.EncodeToString([]byte("ci:not-the-password"))
+	if err := os.WriteFile(wrong, fmt.Appendf(nil, `{"auths":{%q:{"auth":%q}}}`, priv.Host, auth), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &fixtures{public: pub, private: priv, dockerConfig: cfg, wrongDockerConfig: wrong}
 }
 
 // insecureFlags lets check speak plain HTTP to the test registries.
@@ -137,6 +145,20 @@ func TestCheckFindings(t *testing.T) {
 		wantCode: ExitDenied,
 		want:     []finding{{"Deployment/shop/billing", "c0", "Unauthorized", "Deny"}},
 	}, {
+		name:     "private image with a wrong password names the credentials tried",
+		manifest: deployment("billing", priv.Ref("team/billing:v3")),
+		args:     []string{"--docker-config", fx.wrongDockerConfig},
+		wantCode: ExitDenied,
+		want:     []finding{{"Deployment/shop/billing", "c0", "Unauthorized", "Deny"}},
+		wantText: []string{"credentials tried: docker config " + fx.wrongDockerConfig},
+	}, {
+		name:     "implicit latest that does not exist offers the newest versions",
+		manifest: deployment("edge", pub.Ref("shop/arm-only")),
+		args:     []string{"--platform", "linux/arm64"},
+		wantCode: ExitDenied,
+		want:     []finding{{"Deployment/shop/edge", "c0", "ImplicitLatest", "Deny"}, {"Deployment/shop/edge", "c0", "NotFound", "Deny"}},
+		wantText: []string{"no tag", `tags nearby: v1)`},
+	}, {
 		name:     "private image with docker config passes",
 		manifest: deployment("billing", priv.Ref("team/billing:v3")),
 		args:     []string{"--docker-config", fx.dockerConfig},
@@ -197,7 +219,7 @@ func TestCheckFindings(t *testing.T) {
 					t.Errorf("finding %d does not mention %q: %+v", i, text, out.Findings[i])
 				}
 			}
-			if strings.Contains(stdout+stderr, "s3cret-password") {
+			if strings.Contains(stdout+stderr, "s3cret-password") || strings.Contains(stdout+stderr, "not-the-password") {
 				t.Errorf("the registry password appears in the output")
 			}
 		})
