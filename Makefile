@@ -83,7 +83,7 @@ $(CONTROLLER_GEN):
 
 .PHONY: run
 run: build ## Demo: local registries with sample images, and `pullguard check` on examples/manifests.
-	$(GO) run ./examples/demo --pullguard bin/pullguard
+	$(GO) run ./examples/demo --pullguard bin/pullguard $(DEMO_ARGS)
 
 .PHONY: demo
 demo: run ## Same as run.
