@@ -25,8 +25,16 @@ type Env struct {
 	// (its pull secrets, its service account's, the nodes'). Nil or a nil
 	// result means anonymous.
 	Credentials func(pod *workload.PodContext) resolve.Credentials
-	// NodePlatforms are the platforms of the nodes pods may land on.
-	NodePlatforms []v1.Platform
+	// Platforms gives the platforms of the nodes a pod may land on (before
+	// the pod's own os/arch selectors and affinity, which Decide applies).
+	// Nil or an empty result skips platform checks.
+	Platforms func(pod *workload.PodContext) []v1.Platform
+}
+
+// NodePlatforms is an Env.Platforms for a fixed set of node platforms, as
+// `pullguard check --platform` gives.
+func NodePlatforms(platforms []v1.Platform) func(*workload.PodContext) []v1.Platform {
+	return func(*workload.PodContext) []v1.Platform { return platforms }
 }
 
 // Decide returns the policy's decision on the image uses of obj. It never
@@ -35,8 +43,17 @@ type Env struct {
 func Decide(ctx context.Context, p *policies.Policy, obj workload.Object, uses []workload.ImageUse, env Env) policies.Decision {
 	results := make([]policies.Result, len(uses))
 	var pending []int // indexes of results to resolve
+	candidates := map[*workload.PodContext][]v1.Platform{} // the uses of one pod share them
 	for i, use := range uses {
-		r := policies.Result{Use: use, Candidates: policies.CandidatePlatforms(env.NodePlatforms, use.Pod)}
+		r := policies.Result{Use: use}
+		if env.Platforms != nil {
+			c, ok := candidates[use.Pod]
+			if !ok {
+				c = policies.CandidatePlatforms(env.Platforms(use.Pod), use.Pod)
+				candidates[use.Pod] = c
+			}
+			r.Candidates = c
+		}
 		ref, err := resolve.ParseReference(use.Image)
 		switch {
 		case err != nil:

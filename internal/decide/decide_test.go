@@ -107,7 +107,7 @@ spec:
 					credsFor = append(credsFor, p)
 					return creds
 				},
-				NodePlatforms: []v1.Platform{amd64},
+				Platforms: NodePlatforms([]v1.Platform{amd64}),
 			})
 			sort.Strings(l.asked)
 			if diff := cmp.Diff(tt.wantAsked, l.asked); diff != "" {

@@ -207,9 +207,9 @@ func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (
 		jobs = append(jobs, job{doc: doc, obj: obj, uses: uses})
 	}
 	env := decide.Env{
-		Lookup:        run.lookup,
-		Credentials:   func(*workload.PodContext) resolve.Credentials { return run.credentials },
-		NodePlatforms: run.platforms,
+		Lookup:      run.lookup,
+		Credentials: func(*workload.PodContext) resolve.Credentials { return run.credentials },
+		Platforms:   decide.NodePlatforms(run.platforms),
 	}
 	decisions := make([]policies.Decision, len(jobs))
 	var g errgroup.Group
