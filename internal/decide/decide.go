@@ -42,7 +42,7 @@ func NodePlatforms(platforms []v1.Platform) func(*workload.PodContext) []v1.Plat
 // (Unreachable), decided by the policy.
 func Decide(ctx context.Context, p *policies.Policy, obj workload.Object, uses []workload.ImageUse, env Env) policies.Decision {
 	results := make([]policies.Result, len(uses))
-	var pending []int // indexes of results to resolve
+	var pending []int                                      // indexes of results to resolve
 	candidates := map[*workload.PodContext][]v1.Platform{} // the uses of one pod share them
 	for i, use := range uses {
 		r := policies.Result{Use: use}
