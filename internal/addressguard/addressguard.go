@@ -10,6 +10,7 @@
 package addressguard
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/netip"
 )
@@ -25,6 +26,11 @@ type Config struct {
 	// InsecureRegistries are hosts ("host" for any port, or "host:port")
 	// where plain HTTP and unverified TLS are allowed.
 	InsecureRegistries []string
+	// RootCAs, when set, verifies registries' certificates instead of the
+	// system pool; build it with SystemPoolWith so private CAs (an in-cluster
+	// registry, a test CA) are trusted on top of the public ones. Nil uses
+	// the system pool.
+	RootCAs *x509.CertPool
 }
 
 // BlockedError is the refusal of one address. It never carries credentials.

@@ -32,8 +32,9 @@ func (e *PlainHTTPError) Error() string {
 // redirects and token realms, which use the same transport); wrapped so that a
 // plain http:// request to a host not in InsecureRegistries is refused with a
 // *PlainHTTPError, and TLS verification is skipped only for
-// InsecureRegistries. Refused dials fail with a *BlockedError that errors.As
-// finds through the *url.Error and *net.OpError around it.
+// InsecureRegistries (verified TLS trusts RootCAs when set). Refused dials
+// fail with a *BlockedError that errors.As finds through the *url.Error and
+// *net.OpError around it.
 //
 // The transport ignores HTTP(S)_PROXY: through a proxy the dialled address
 // is the proxy's, and the guard could not see where the proxy goes.
@@ -58,6 +59,14 @@ func (c Config) baseTransport() *http.Transport {
 		t = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	t.Proxy = nil
+	if c.RootCAs != nil {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if t.TLSClientConfig != nil {
+			tc = t.TLSClientConfig.Clone()
+		}
+		tc.RootCAs = c.RootCAs
+		t.TLSClientConfig = tc
+	}
 	t.DialContext = c.dial
 	// TLS connections go through DialContext too unless a TLS dialer is
 	// set; clear every other dialer so nothing bypasses the guard.
