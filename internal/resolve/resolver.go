@@ -159,3 +159,19 @@ func classOf(err error) Class {
 	}
 	return Classify("", "", err).Class
 }
+
+// CacheStats counts the lookups of a Resolver's two caches since New: a hit
+// found a kept result, a miss started a registry call or joined one.
+type CacheStats struct {
+	TagHits, TagMisses       uint64
+	DigestHits, DigestMisses uint64
+}
+
+// Stats reports the lookups of the tag → digest and digest → facts caches,
+// for metrics.
+func (r *Resolver) Stats() CacheStats {
+	var s CacheStats
+	s.TagHits, s.TagMisses = r.tags.Stats()
+	s.DigestHits, s.DigestMisses = r.facts.Stats()
+	return s
+}
