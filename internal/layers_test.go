@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"policies/v1alpha1":     {},
 	"policies":              {"policies/v1alpha1", "internal/resolve", "internal/workload"},
 	"internal/decide":       {"internal/resolve", "internal/workload", "policies"},
+	"webhook":               {"internal/decide", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
 	"cmd/pullguard":         {"cmd/pullguard/app"},
 	"examples/demo":         {"internal/fixtures"},
 	"cmd/pullguard/app": {
