@@ -28,11 +28,14 @@ var allowed = map[string][]string{
 	"policies":              {"policies/v1alpha1", "internal/resolve", "internal/workload"},
 	"internal/decide":       {"internal/resolve", "internal/workload", "policies"},
 	"webhook":               {"internal/decide", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
+	"internal/metrics":      {"internal/addressguard", "internal/resolve", "policies"},
+	"internal/policystatus": {"policies", "policies/v1alpha1"},
 	"cmd/pullguard":         {"cmd/pullguard/app"},
 	"examples/demo":         {"internal/fixtures"},
 	"cmd/pullguard/app": {
-		"internal/addressguard", "internal/decide", "internal/keychain", "internal/manifest",
-		"internal/resolve", "internal/workload", "policies", "policies/v1alpha1",
+		"internal/addressguard", "internal/cluster", "internal/decide", "internal/keychain",
+		"internal/manifest", "internal/metrics", "internal/policystatus", "internal/resolve",
+		"internal/workload", "policies", "policies/v1alpha1", "webhook",
 	},
 }
 
