@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"internal/policystatus": {"policies", "policies/v1alpha1"},
 	"cmd/pullguard":         {"cmd/pullguard/app"},
 	"examples/demo":         {"internal/fixtures"},
+	"hack/baseimage":        {},
 	"cmd/pullguard/app": {
 		"internal/addressguard", "internal/cluster", "internal/decide", "internal/keychain",
 		"internal/manifest", "internal/metrics", "internal/policystatus", "internal/resolve",
