@@ -27,6 +27,9 @@ var allowed = map[string][]string{
 	"policies/v1alpha1":     {},
 	"policies":              {"policies/v1alpha1", "internal/resolve", "internal/workload"},
 	"internal/decide":       {"internal/resolve", "internal/workload", "policies"},
+	"internal/cluster": {
+		"internal/keychain", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1",
+	},
 	"webhook":               {"internal/decide", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
 	"internal/metrics":      {"internal/addressguard", "internal/resolve", "policies"},
 	"internal/policystatus": {"policies", "policies/v1alpha1"},
