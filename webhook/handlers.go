@@ -1,0 +1,118 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/policies"
+	"github.com/pullguard/pullguard/policies/v1alpha1"
+)
+
+// DefaultBudget is each request's time for resolving images: two seconds
+// below DefaultTimeoutSeconds, so the answer (Unreachable for what is still
+// unknown, decided by the policy) reaches the API server before it gives up
+// on the webhook and applies the failure policy instead.
+const DefaultBudget = time.Duration(DefaultTimeoutSeconds)*time.Second - 2*time.Second
+
+// The endpoint names given to Recorder.Admission.
+const (
+	EndpointMutate   = "mutate"
+	EndpointValidate = "validate"
+)
+
+// Options configure the handlers.
+type Options struct {
+	// Lookups gives the resolver for a policy's network allowances (serve
+	// keeps one resolver, with its own guarded transport and cache, per
+	// distinct v1alpha1.Network). Nil, or a nil Lookup, leaves images
+	// unresolved: only the reference rules and allowedRegistries apply.
+	Lookups func(v1alpha1.Network) resolve.Lookup
+	// Budget is the per-request budget, below the webhook timeout; zero
+	// means DefaultBudget. A request's own deadline, when sooner, wins.
+	Budget time.Duration
+	// Recorder receives metrics; nil records none.
+	Recorder Recorder
+}
+
+// Recorder is the metrics the handlers report (implemented by
+// internal/metrics). Labels stay bounded: kinds come from the webhook rules,
+// classes and actions are enums; never an image.
+type Recorder interface {
+	// Admission is called once per request with the object's kind, the
+	// endpoint (EndpointMutate or EndpointValidate), the answer and how long
+	// it took.
+	Admission(kind string, endpoint string, allowed bool, d time.Duration)
+	// Finding is called by the validating endpoint for each finding, so a
+	// finding is counted once although both endpoints judge the object.
+	Finding(class resolve.Class, action policies.Action)
+}
+
+// Handlers are pullguard's two admission endpoints over one cluster view.
+// They are safe for concurrent use.
+type Handlers struct {
+	view     ClusterView
+	lookups  func(v1alpha1.Network) resolve.Lookup
+	budget   time.Duration
+	recorder Recorder
+}
+
+// NewHandlers returns the handlers for view.
+func NewHandlers(view ClusterView, opts Options) *Handlers {
+	budget := opts.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	return &Handlers{view: view, lookups: opts.Lookups, budget: budget, recorder: opts.Recorder}
+}
+
+// Mutator is the mutating endpoint: it pins digests, rewrites mirrors and
+// adds platform node affinity as the policy says, and never denies.
+func (h *Handlers) Mutator() admission.Handler {
+	return h.handler(EndpointMutate, h.mutation)
+}
+
+// Validator is the validating endpoint: it denies what the policy denies,
+// warns about what it warns about and records audit findings.
+func (h *Handlers) Validator() admission.Handler {
+	return h.handler(EndpointValidate, h.validation)
+}
+
+// Register serves the handlers on srv at MutatePath and ValidatePath.
+func (h *Handlers) Register(srv ctrlwebhook.Server) {
+	srv.Register(MutatePath, &admission.Webhook{Handler: h.Mutator()})
+	srv.Register(ValidatePath, &admission.Webhook{Handler: h.Validator()})
+}
+
+// handler is the one shape of both endpoints: judge the request, then turn
+// the verdict into a response in exactly one place (respond). A panic is
+// answered, never propagated: the handlers may be called without
+// controller-runtime's own recovery, and an answer beats a dropped
+// connection.
+func (h *Handlers) handler(endpoint string, respond func(context.Context, verdict) admission.Response) admission.Handler {
+	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) (resp admission.Response) {
+		start := time.Now()
+		defer func() {
+			if r := recover(); r != nil {
+				resp = unchecked(ctx, endpoint, fmt.Errorf("internal error: %v", r))
+			}
+			h.recordAdmission(req, endpoint, resp, time.Since(start))
+		}()
+		return respond(ctx, h.judge(ctx, req))
+	})
+}
+
+func (h *Handlers) recordAdmission(req admission.Request, endpoint string, resp admission.Response, d time.Duration) {
+	if h.recorder == nil {
+		return
+	}
+	kind := req.Kind.Kind
+	if kind == "" {
+		kind = "unknown"
+	}
+	h.recorder.Admission(kind, endpoint, resp.Allowed, d)
+}

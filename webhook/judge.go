@@ -1,0 +1,200 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/pullguard/pullguard/internal/decide"
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/workload"
+	"github.com/pullguard/pullguard/policies"
+)
+
+// ephemeralContainers is the Pod subresource `kubectl debug` writes; every
+// other subresource (status, binding, eviction…) carries no new image.
+const ephemeralContainers = "ephemeralcontainers"
+
+// BadReviewError is a review the handlers cannot judge: no object, an object
+// that is not JSON, or an object of another kind than the request names. It
+// is answered with 400 Bad Request.
+type BadReviewError struct {
+	Reason string
+	Err    error
+}
+
+func (e *BadReviewError) Error() string {
+	if e.Err == nil {
+		return "bad admission review: " + e.Reason
+	}
+	return "bad admission review: " + e.Reason + ": " + e.Err.Error()
+}
+
+func (e *BadReviewError) Unwrap() error { return e.Err }
+
+// verdict is what one request came to, before it becomes a response.
+type verdict struct {
+	// bad is a malformed or unexpected review.
+	bad error
+	// failed is a failure of pullguard itself (its cluster view); the
+	// request is allowed unchecked, as failurePolicy Ignore would allow it
+	// if pullguard were down.
+	failed error
+	// judged is false when there was nothing to judge (early allow).
+	judged bool
+
+	raw         []byte
+	obj         workload.Object
+	policy      *policies.Policy
+	spec        *corev1.PodSpec
+	specPointer string
+	decision    policies.Decision
+	// affinity is false where the pod's affinity may no longer change: a
+	// Pod after creation, whose spec is immutable but for images.
+	affinity bool
+}
+
+// judge decodes the request, allows early what carries no new image, and
+// decides on the rest under the request's budget.
+func (h *Handlers) judge(ctx context.Context, req admission.Request) verdict {
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return verdict{}
+	}
+	if req.SubResource != "" && req.SubResource != ephemeralContainers {
+		return verdict{}
+	}
+	obj, spec, specPointer, err := decodeRequest(req)
+	if err != nil {
+		if errors.Is(err, workload.ErrNotWorkload) {
+			return verdict{}
+		}
+		return verdict{bad: err}
+	}
+	if req.Namespace != "" {
+		// A pod's metadata.namespace may be empty: the request's is the truth.
+		obj.Namespace = req.Namespace
+	}
+	uses := changedUses(req, workload.Uses(spec, specPointer))
+	if len(uses) == 0 {
+		return verdict{}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, h.budget)
+	defer cancel()
+	p, err := h.view.Policy(ctx, req.Namespace)
+	if err != nil {
+		return verdict{failed: fmt.Errorf("reading the image policy: %w", err)}
+	}
+	env, err := h.env(ctx, req.Namespace, p, uses)
+	if err != nil {
+		return verdict{failed: err}
+	}
+	d := decide.Decide(ctx, p, obj, uses, env)
+
+	log := logf.FromContext(ctx).V(1)
+	log.Info("decided", "object", obj.String(), "policy", p.Name(), "images", len(uses),
+		"findings", len(d.Findings), "rewrites", len(d.Rewrites), "allowed", d.Allowed)
+	for _, f := range d.Findings {
+		log.Info("finding", "container", f.Container, "image", f.Image, "class", f.Class, "action", f.Action)
+	}
+	return verdict{
+		judged: true, raw: req.Object.Raw, obj: obj, policy: p,
+		spec: spec, specPointer: specPointer, decision: d,
+		affinity: req.Operation == admissionv1.Create || obj.Kind != "Pod",
+	}
+}
+
+// decodeRequest decodes the request's object. An error wrapping
+// workload.ErrNotWorkload means a kind without a pod spec, to be allowed;
+// any other error is a *BadReviewError.
+func decodeRequest(req admission.Request) (workload.Object, *corev1.PodSpec, string, error) {
+	if len(req.Object.Raw) == 0 {
+		return workload.Object{}, nil, "", &BadReviewError{Reason: "the request carries no object"}
+	}
+	o, typed, err := workload.Decode(req.Object.Raw)
+	if err != nil && !errors.Is(err, workload.ErrNotWorkload) {
+		return o, nil, "", &BadReviewError{Reason: "decoding the object", Err: err}
+	}
+	if want := req.Kind; want.Kind != "" {
+		got := schema.FromAPIVersionAndKind(o.APIVersion, o.Kind)
+		if got != schema.GroupVersionKind(want) {
+			return o, nil, "", &BadReviewError{Reason: fmt.Sprintf("the object is %q but the request is for %q",
+				kindString(got), kindString(schema.GroupVersionKind(want)))}
+		}
+	}
+	if err != nil {
+		return o, nil, "", err
+	}
+	spec, specPointer, _ := workload.PodSpecOf(typed)
+	return o, spec, specPointer, nil
+}
+
+func kindString(gvk schema.GroupVersionKind) string {
+	if gvk.Kind == "" {
+		return "an object without kind"
+	}
+	return gvk.GroupVersion().String() + ", Kind=" + gvk.Kind
+}
+
+// changedUses are the uses an UPDATE introduces: an image that was already
+// at the same place in the old object is left alone, so a scale or a label
+// change never fails on an image that broke since it was admitted.
+func changedUses(req admission.Request, uses []workload.ImageUse) []workload.ImageUse {
+	if req.Operation != admissionv1.Update || len(req.OldObject.Raw) == 0 {
+		return uses
+	}
+	_, old, err := workload.Images(req.OldObject.Raw)
+	if err != nil {
+		// The API server stored it, so this is unexpected: judging every
+		// image is the safe reading.
+		return uses
+	}
+	before := make(map[[2]string]bool, len(old))
+	for _, u := range old {
+		before[[2]string{u.Pointer, u.Image}] = true
+	}
+	changed := uses[:0:0]
+	for _, u := range uses {
+		if !before[[2]string{u.Pointer, u.Image}] {
+			changed = append(changed, u)
+		}
+	}
+	return changed
+}
+
+// env asks the cluster view once per pod spec for the credentials and the
+// node platforms decide needs, and picks the resolver for the policy's
+// network allowances.
+func (h *Handlers) env(ctx context.Context, namespace string, p *policies.Policy, uses []workload.ImageUse) (decide.Env, error) {
+	creds := map[*workload.PodContext]resolve.Credentials{}
+	platforms := map[*workload.PodContext][]v1.Platform{}
+	for _, u := range uses {
+		if _, ok := platforms[u.Pod]; ok {
+			continue
+		}
+		c, err := h.view.Credentials(ctx, namespace, u.Pod)
+		if err != nil {
+			return decide.Env{}, fmt.Errorf("reading pull credentials: %w", err)
+		}
+		ps, err := h.view.Platforms(ctx, u.Pod)
+		if err != nil {
+			return decide.Env{}, fmt.Errorf("reading node platforms: %w", err)
+		}
+		creds[u.Pod], platforms[u.Pod] = c, ps
+	}
+	env := decide.Env{
+		Credentials: func(pod *workload.PodContext) resolve.Credentials { return creds[pod] },
+		Platforms:   func(pod *workload.PodContext) []v1.Platform { return platforms[pod] },
+	}
+	if h.lookups != nil {
+		env.Lookup = h.lookups(p.Network())
+	}
+	return env, nil
+}
