@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"webhook":               {"internal/decide", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
 	"internal/metrics":      {"internal/addressguard", "internal/resolve", "policies"},
 	"internal/policystatus": {"policies", "policies/v1alpha1"},
+	"certs":                 {},
 	"cmd/pullguard":         {"cmd/pullguard/app"},
 	"examples/demo":         {"internal/fixtures"},
 	"hack/baseimage":        {},
