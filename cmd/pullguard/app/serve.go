@@ -1,0 +1,176 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/pullguard/pullguard/webhook"
+)
+
+// Defaults of `pullguard serve`.
+const (
+	defaultCertDir = "/tmp/k8s-webhook-server/serving-certs" // controller-runtime's, on Linux
+	defaultPort    = 9443
+	defaultMetrics = ":8080"
+	defaultProbes  = ":8081"
+	// defaultWebhookTimeout matches the configurations' timeoutSeconds.
+	defaultWebhookTimeout = time.Duration(webhook.DefaultTimeoutSeconds) * time.Second
+	// The API server accepts timeoutSeconds from 1 to 30.
+	minWebhookTimeout = time.Second
+	maxWebhookTimeout = 30 * time.Second
+	// budgetMargin is kept free below the webhook timeout for decoding,
+	// the answer and the network, so pullguard answers before the API
+	// server gives up on it (then the failure policy decides instead).
+	budgetMargin = 2 * time.Second
+)
+
+// exitServeFailed is serve's exit status when the server could not start or
+// stopped on an error (bad flags exit with ExitUsage).
+const exitServeFailed = 1
+
+// serveOptions are the flags of `pullguard serve`.
+type serveOptions struct {
+	certDir                 string
+	port                    int
+	metricsAddr             string
+	probeAddr               string
+	webhookTimeout          time.Duration
+	nodeDockerConfig        string
+	registryCAFile          string
+	allowLoopback           bool
+	allowPrivate            bool
+	insecureRegistries      []string
+	leaderElect             bool
+	leaderElectionNamespace string
+	kubeconfig              string
+	zap                     zap.Options
+}
+
+// serveFunc runs the server with validated options until ctx ends. The real
+// one is runServe; tests give their own to check flags without a cluster.
+type serveFunc func(ctx context.Context, o *serveOptions, stderr io.Writer) error
+
+func newServeCommand(run serveFunc) *cobra.Command {
+	o := &serveOptions{zap: zap.Options{}}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the admission webhooks and keep ImagePolicy status (runs in the cluster)",
+		Long: `serve runs pullguard's mutating (` + webhook.MutatePath + `) and validating (` + webhook.ValidatePath + `)
+admission webhooks over TLS with a controller-runtime manager, reading nodes, pull
+secrets, service accounts and ImagePolicies from informer caches. Every replica
+serves the webhooks; with --leader-elect only the leader writes ImagePolicy status.
+
+Metrics are served on --metrics-bind-address (/metrics), probes on
+--health-probe-bind-address (/healthz, and /readyz once the caches have synced
+and the webhook server has started). SIGTERM shuts down gracefully.`,
+		Example: `  pullguard serve --cert-dir /etc/pullguard/tls --leader-elect
+  pullguard serve --kubeconfig ~/.kube/config --cert-dir ./certs --allow-private-registries \
+    --registry-ca-file ./registry-ca.crt --insecure-registry registry.local:5000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			return run(ctx, o, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.certDir, "cert-dir", defaultCertDir, "directory with the serving certificate tls.crt and key tls.key, reloaded when they change")
+	f.IntVar(&o.port, "port", defaultPort, "port the webhook server listens on")
+	f.StringVar(&o.metricsAddr, "metrics-bind-address", defaultMetrics, `address of the metrics endpoint, or "0" to disable it`)
+	f.StringVar(&o.probeAddr, "health-probe-bind-address", defaultProbes, `address of /healthz and /readyz, or "0" to disable them`)
+	f.DurationVar(&o.webhookTimeout, "webhook-timeout", defaultWebhookTimeout, "the webhooks' configured timeoutSeconds (whole seconds, 1s-30s); each request's budget is set below it")
+	f.StringVar(&o.nodeDockerConfig, "node-docker-config", "", "docker config JSON with the credentials the nodes pull with (e.g. the kubelet's config.json)")
+	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
+	f.BoolVar(&o.allowLoopback, "allow-loopback-registries", false, "allow registries on loopback addresses (policies may allow it too)")
+	f.BoolVar(&o.allowPrivate, "allow-private-registries", false, "allow registries on private addresses (policies may allow it too)")
+	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
+	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader to write ImagePolicy status; the webhooks serve on every replica")
+	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's own; required out of cluster)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "path to a kubeconfig; only required out of cluster")
+	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
+	o.zap.BindFlags(zapFlags)
+	f.AddGoFlagSet(zapFlags)
+	return cmd
+}
+
+// validate checks the flags that need no I/O; files are read by runServe.
+func (o *serveOptions) validate() error {
+	if strings.TrimSpace(o.certDir) == "" {
+		return usageError("--cert-dir must name the directory of tls.crt and tls.key")
+	}
+	if o.port < 1 || o.port > 65535 {
+		return usageError("--port must be between 1 and 65535, not %d", o.port)
+	}
+	if err := validateBindAddress("--metrics-bind-address", o.metricsAddr); err != nil {
+		return err
+	}
+	if err := validateBindAddress("--health-probe-bind-address", o.probeAddr); err != nil {
+		return err
+	}
+	if o.webhookTimeout < minWebhookTimeout || o.webhookTimeout > maxWebhookTimeout || o.webhookTimeout%time.Second != 0 {
+		return usageError("--webhook-timeout must be whole seconds from %s to %s (the API server's timeoutSeconds), not %s",
+			minWebhookTimeout, maxWebhookTimeout, o.webhookTimeout)
+	}
+	for _, h := range o.insecureRegistries {
+		if err := validateRegistryHost(h); err != nil {
+			return usageError("--insecure-registry %q: %w", h, err)
+		}
+	}
+	return nil
+}
+
+// validateBindAddress accepts host:port (host may be empty) or "0", which
+// controller-runtime reads as "disabled".
+func validateBindAddress(flagName, addr string) error {
+	if addr == "0" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return usageError(`%s must be host:port, ":port" or "0", not %q`, flagName, addr)
+	}
+	return nil
+}
+
+var errNotHost = errors.New(`want host or host:port, without scheme or path`)
+
+// validateRegistryHost accepts "host", "host:port", "[v6]:port" and a bare
+// IPv6 address, as addressguard and resolve match them.
+func validateRegistryHost(h string) error {
+	if h == "" || strings.ContainsAny(h, "/@?# \t") {
+		return errNotHost
+	}
+	host := h
+	if hh, port, err := net.SplitHostPort(h); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%w: port %q", errNotHost, port)
+		}
+		host = hh
+	} else if strings.Count(h, ":") == 1 || strings.HasPrefix(h, "[") {
+		return fmt.Errorf("%w: %w", errNotHost, err)
+	}
+	if strings.Trim(host, "[]") == "" {
+		return errNotHost
+	}
+	return nil
+}
+
+// budget is the per-request time for resolving images: budgetMargin below
+// the webhook timeout, or half of it for short timeouts.
+func (o *serveOptions) budget() time.Duration {
+	return o.webhookTimeout - min(budgetMargin, o.webhookTimeout/2)
+}

@@ -1,0 +1,115 @@
+package app
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-logr/logr"
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/metrics"
+	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/policies/v1alpha1"
+)
+
+// maxNetworks bounds the resolvers kept: one per distinct network allowance
+// of the cluster's ImagePolicies, which are few. Past it the least recently
+// used resolver is dropped (and its cache with it), never the guard.
+const maxNetworks = 32
+
+// networkResolvers gives each distinct network allowance (the serve flags
+// widened by a policy's spec.network) a resolver of its own: the address
+// guard is part of the transport, so two allowances cannot share one, and
+// sharing a cache across them would let a policy that allows private
+// addresses answer for one that does not. It is webhook.Options.Lookups.
+type networkResolvers struct {
+	base    addressguard.Config
+	metrics *metrics.Metrics // nil records nothing
+	log     logr.Logger
+
+	mu   sync.Mutex
+	live *lru.Cache[string, networkResolver]
+	// retired holds what dropped resolvers counted, so the cache counters
+	// only grow.
+	retired resolve.CacheStats
+}
+
+type networkResolver struct {
+	resolver *resolve.Resolver
+	lookup   resolve.Lookup // resolver behind the in-flight gauge
+}
+
+func newNetworkResolvers(base addressguard.Config, m *metrics.Metrics, log logr.Logger) (*networkResolvers, error) {
+	p := &networkResolvers{base: base, metrics: m, log: log}
+	// The eviction callback runs inside Add, which Lookup calls under p.mu.
+	live, err := lru.NewWithEvict(maxNetworks, func(_ string, r networkResolver) {
+		p.retired = addStats(p.retired, r.resolver.Stats())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("network resolvers: %w", err)
+	}
+	p.live = live
+	return p, nil
+}
+
+// Lookup is the resolver for n: the serve flags allow what they allow, and
+// a policy can only widen that (loopback, private addresses, insecure
+// registries), never narrow it.
+func (p *networkResolvers) Lookup(n v1alpha1.Network) resolve.Lookup {
+	cfg := p.base
+	cfg.AllowLoopback = cfg.AllowLoopback || n.AllowLoopback
+	cfg.AllowPrivate = cfg.AllowPrivate || n.AllowPrivate
+	cfg.InsecureRegistries = insecureUnion(cfg.InsecureRegistries, n.InsecureRegistries)
+	key := fmt.Sprintf("loopback=%t private=%t insecure=%s",
+		cfg.AllowLoopback, cfg.AllowPrivate, strings.Join(cfg.InsecureRegistries, ","))
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r, ok := p.live.Get(key); ok {
+		return r.lookup
+	}
+	res := resolve.New(
+		resolve.WithTransport(p.metrics.Transport(cfg.Transport())),
+		resolve.WithInsecureRegistries(cfg.InsecureRegistries...),
+		resolve.WithLogger(p.log.WithValues("network", key)),
+	)
+	r := networkResolver{resolver: res, lookup: p.metrics.Lookup(res)}
+	p.live.Add(key, r)
+	return r.lookup
+}
+
+// Stats sums the cache lookups of every resolver, dropped ones included.
+func (p *networkResolvers) Stats() resolve.CacheStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.retired
+	for _, r := range p.live.Values() {
+		s = addStats(s, r.resolver.Stats())
+	}
+	return s
+}
+
+// insecureUnion is the sorted, de-duplicated, lower-cased union of the
+// flag's hosts and the policy's, so equal allowances share a key.
+func insecureUnion(flags []string, policy []v1alpha1.Host) []string {
+	var out []string
+	for _, h := range flags {
+		out = append(out, strings.ToLower(strings.TrimSpace(h)))
+	}
+	for _, h := range policy {
+		out = append(out, strings.ToLower(strings.TrimSpace(string(h))))
+	}
+	out = slices.DeleteFunc(out, func(h string) bool { return h == "" })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func addStats(a, b resolve.CacheStats) resolve.CacheStats {
+	return resolve.CacheStats{
+		TagHits: a.TagHits + b.TagHits, TagMisses: a.TagMisses + b.TagMisses,
+		DigestHits: a.DigestHits + b.DigestHits, DigestMisses: a.DigestMisses + b.DigestMisses,
+	}
+}

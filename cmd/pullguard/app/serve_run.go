@@ -1,0 +1,203 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/cluster"
+	"github.com/pullguard/pullguard/internal/metrics"
+	"github.com/pullguard/pullguard/internal/policystatus"
+	"github.com/pullguard/pullguard/webhook"
+)
+
+// leaderElectionID names the lease of the status reconciler's leader.
+const leaderElectionID = "pullguard-policy-status.pullguard.io"
+
+// cacheSyncProbeTimeout bounds how long /readyz waits on the caches.
+const cacheSyncProbeTimeout = time.Second
+
+var _ webhook.Recorder = (*metrics.Metrics)(nil)
+
+// runServe wires the manager, the cluster view, the handlers, the status
+// reconciler, metrics and probes, and runs them until SIGTERM or SIGINT.
+func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
+	log := zap.New(zap.UseFlagOptions(&o.zap), zap.WriteTo(stderr))
+	ctrl.SetLogger(log)
+	klog.SetLogger(log) // client-go logs through klog
+	setupLog := log.WithName("serve")
+
+	guard, err := o.guard()
+	if err != nil {
+		return err
+	}
+	cfg, err := restConfig(o.kubeconfig)
+	if err != nil {
+		return usageError("kubeconfig: %w", err)
+	}
+	m, err := metrics.New(ctrlmetrics.Registry)
+	if err != nil {
+		return serveFailed(err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        cluster.Scheme(),
+		Cache:                         cluster.CacheOptions(),
+		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:        o.probeAddr,
+		LeaderElection:                o.leaderElect,
+		LeaderElectionID:              leaderElectionID,
+		LeaderElectionNamespace:       o.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		WebhookServer: ctrlwebhook.NewServer(ctrlwebhook.Options{
+			Port: o.port,
+			// controller-runtime watches CertDir with its certwatcher, so a
+			// renewed certificate is served without a restart.
+			CertDir: o.certDir,
+			TLSOpts: []func(*tls.Config){disableHTTP2},
+		}),
+	})
+	if err != nil {
+		return serveFailed(fmt.Errorf("create manager: %w", err))
+	}
+	if err := startInformers(ctx, mgr); err != nil {
+		return serveFailed(err)
+	}
+	view, err := cluster.New(mgr.GetCache(), cluster.Options{NodeDockerConfig: o.nodeDockerConfig})
+	if err != nil {
+		return usageError("%w", err)
+	}
+	lookups, err := newNetworkResolvers(guard, m, log.WithName("resolve"))
+	if err != nil {
+		return serveFailed(err)
+	}
+	if err := m.ObserveCache(lookups.Stats); err != nil {
+		return serveFailed(err)
+	}
+	webhook.NewHandlers(view, webhook.Options{
+		Lookups:  lookups.Lookup,
+		Budget:   o.budget(),
+		Recorder: m,
+	}).Register(mgr.GetWebhookServer())
+	if err := (&policystatus.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return serveFailed(fmt.Errorf("set up policy status: %w", err))
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return serveFailed(err)
+	}
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return serveFailed(err)
+	}
+	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr)); err != nil {
+		return serveFailed(err)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	setupLog.Info("starting", "version", version, "port", o.port, "budget", o.budget().String(),
+		"leaderElect", o.leaderElect, "allowLoopback", guard.AllowLoopback, "allowPrivate", guard.AllowPrivate,
+		"insecureRegistries", guard.InsecureRegistries)
+	if err := mgr.Start(ctx); err != nil {
+		return serveFailed(err)
+	}
+	setupLog.Info("stopped")
+	return nil
+}
+
+// guard is the address guard the flags describe; policies may widen it per
+// network (see networkResolvers).
+func (o *serveOptions) guard() (addressguard.Config, error) {
+	g := addressguard.Config{
+		AllowLoopback:      o.allowLoopback,
+		AllowPrivate:       o.allowPrivate,
+		InsecureRegistries: o.insecureRegistries,
+	}
+	if o.registryCAFile == "" {
+		return g, nil
+	}
+	data, err := os.ReadFile(o.registryCAFile)
+	if err != nil {
+		return g, usageError("--registry-ca-file: %w", err)
+	}
+	if g.RootCAs, err = addressguard.SystemPoolWith(data); err != nil {
+		return g, usageError("--registry-ca-file %s: %w", o.registryCAFile, err)
+	}
+	return g, nil
+}
+
+// restConfig loads path as controller-runtime's --kubeconfig would, or,
+// without one, finds the config as controller-runtime does ($KUBECONFIG,
+// in-cluster, ~/.kube/config). The flag is pullguard's own so the command
+// never reads flag.CommandLine.
+func restConfig(path string) (*rest.Config, error) {
+	if path == "" {
+		return config.GetConfig()
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: path}, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	// controller-runtime's defaults for its own loader.
+	if cfg.QPS == 0 {
+		cfg.QPS = 20
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = 30
+	}
+	return cfg, nil
+}
+
+// startInformers registers the informers of every type the cluster view
+// reads before the manager starts, so they all start (and sync) with the
+// cache and /readyz waits for them, instead of the first admission
+// starting one and waiting out its sync.
+func startInformers(ctx context.Context, mgr ctrl.Manager) error {
+	for obj := range cluster.CacheOptions().ByObject {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+			return fmt.Errorf("informer for %T: %w", obj, err)
+		}
+	}
+	return nil
+}
+
+// cachesSynced is ready once every informer has synced.
+func cachesSynced(mgr ctrl.Manager) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), cacheSyncProbeTimeout)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informer caches have not synced")
+		}
+		return nil
+	}
+}
+
+// disableHTTP2 serves the webhooks over HTTP/1.1 only: the API server needs
+// nothing more, and it keeps HTTP/2 stream attacks (CVE-2023-44487, rapid
+// reset) off the endpoint, as the kubebuilder scaffold does.
+func disableHTTP2(c *tls.Config) {
+	c.NextProtos = []string{"http/1.1"}
+}
+
+func serveFailed(err error) error {
+	return &exitError{code: exitServeFailed, err: err}
+}

@@ -1,0 +1,256 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pullguard/pullguard/internal/addressguard"
+)
+
+// serveFlags are the flags serve promises (the chart and the docs use them).
+var serveFlags = []string{
+	"cert-dir", "port", "metrics-bind-address", "health-probe-bind-address", "webhook-timeout",
+	"node-docker-config", "registry-ca-file", "allow-loopback-registries", "allow-private-registries",
+	"insecure-registry", "leader-elect", "leader-election-namespace", "kubeconfig",
+	"zap-devel", "zap-encoder", "zap-log-level", "zap-stacktrace-level", "zap-time-encoding",
+}
+
+func TestServeHelpListsEveryFlag(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"serve", "--help"}, strings.NewReader(""), &stdout, &stderr); code != ExitOK {
+		t.Fatalf("serve --help exited %d: %s", code, stderr.String())
+	}
+	for _, name := range serveFlags {
+		if !strings.Contains(stdout.String(), "--"+name+" ") {
+			t.Errorf("serve --help does not list --%s:\n%s", name, stdout.String())
+		}
+	}
+}
+
+// flagView is what a test compares of serveOptions (zap.Options holds
+// funcs, which cmp cannot compare).
+type flagView struct {
+	CertDir, MetricsAddr, ProbeAddr, NodeDockerConfig, RegistryCAFile string
+	Port                                                              int
+	WebhookTimeout, Budget                                            time.Duration
+	AllowLoopback, AllowPrivate, LeaderElect                          bool
+	InsecureRegistries                                                []string
+	LeaderElectionNamespace, Kubeconfig                               string
+	ZapDevelopment                                                    bool
+}
+
+func viewOf(o *serveOptions) flagView {
+	return flagView{
+		CertDir: o.certDir, MetricsAddr: o.metricsAddr, ProbeAddr: o.probeAddr,
+		NodeDockerConfig: o.nodeDockerConfig, RegistryCAFile: o.registryCAFile, Port: o.port,
+		WebhookTimeout: o.webhookTimeout, Budget: o.budget(), AllowLoopback: o.allowLoopback,
+		AllowPrivate: o.allowPrivate, LeaderElect: o.leaderElect, InsecureRegistries: o.insecureRegistries,
+		LeaderElectionNamespace: o.leaderElectionNamespace, Kubeconfig: o.kubeconfig, ZapDevelopment: o.zap.Development,
+	}
+}
+
+// runWith runs serve with args and a run function that records the
+// options instead of starting a server.
+func runWith(t *testing.T, args ...string) (*serveOptions, error) {
+	t.Helper()
+	var got *serveOptions
+	cmd := newServeCommand(func(_ context.Context, o *serveOptions, _ io.Writer) error {
+		got = o
+		return nil
+	})
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	return got, err
+}
+
+func TestServeFlags(t *testing.T) {
+	t.Parallel()
+	defaults := flagView{
+		CertDir: defaultCertDir, MetricsAddr: ":8080", ProbeAddr: ":8081", Port: 9443,
+		WebhookTimeout: 10 * time.Second, Budget: 8 * time.Second,
+	}
+	tests := []struct {
+		name string
+		args []string
+		want func(v flagView) flagView
+	}{
+		{"defaults", nil, func(v flagView) flagView { return v }},
+		{
+			name: "every flag",
+			args: []string{
+				"--cert-dir", "/etc/pullguard/tls", "--port", "10250",
+				"--metrics-bind-address", "127.0.0.1:9090", "--health-probe-bind-address", "0",
+				"--webhook-timeout", "30s", "--node-docker-config", "/var/lib/kubelet/config.json",
+				"--registry-ca-file", "/etc/pullguard/ca.crt", "--allow-loopback-registries",
+				"--allow-private-registries", "--insecure-registry", "registry.local:5000",
+				"--insecure-registry", "mirror.local", "--leader-elect", "--leader-election-namespace", "pullguard",
+				"--kubeconfig", "/home/me/.kube/config", "--zap-devel",
+			},
+			want: func(flagView) flagView {
+				return flagView{
+					CertDir: "/etc/pullguard/tls", Port: 10250, MetricsAddr: "127.0.0.1:9090", ProbeAddr: "0",
+					WebhookTimeout: 30 * time.Second, Budget: 28 * time.Second,
+					NodeDockerConfig: "/var/lib/kubelet/config.json", RegistryCAFile: "/etc/pullguard/ca.crt",
+					AllowLoopback: true, AllowPrivate: true, InsecureRegistries: []string{"registry.local:5000", "mirror.local"},
+					LeaderElect: true, LeaderElectionNamespace: "pullguard", Kubeconfig: "/home/me/.kube/config",
+					ZapDevelopment: true,
+				}
+			},
+		},
+		{"short timeout keeps half for the budget", []string{"--webhook-timeout", "1s"}, func(v flagView) flagView {
+			v.WebhookTimeout, v.Budget = time.Second, 500*time.Millisecond
+			return v
+		}},
+		{"a 3s timeout", []string{"--webhook-timeout=3s"}, func(v flagView) flagView {
+			v.WebhookTimeout, v.Budget = 3*time.Second, 1500*time.Millisecond
+			return v
+		}},
+		{"metrics disabled", []string{"--metrics-bind-address=0"}, func(v flagView) flagView {
+			v.MetricsAddr = "0"
+			return v
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := runWith(t, tt.args...)
+			if err != nil {
+				t.Fatalf("serve %v: %v", tt.args, err)
+			}
+			if got == nil {
+				t.Fatal("the run function was not called")
+			}
+			if diff := cmp.Diff(tt.want(defaults), viewOf(got)); diff != "" {
+				t.Errorf("options (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestServeZapLevel(t *testing.T) {
+	t.Parallel()
+	got, err := runWith(t, "--zap-log-level", "debug")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.zap.Level == nil || !got.zap.Level.Enabled(-1) {
+		t.Errorf("--zap-log-level debug: level %v does not enable debug", got.zap.Level)
+	}
+}
+
+// TestServeFlagErrors runs the real command through Main: every case fails
+// validation, so no server starts and no cluster is needed.
+func TestServeFlagErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown flag", []string{"--bogus"}, "unknown flag: --bogus"},
+		{"positional argument", []string{"now"}, `unknown command "now"`},
+		{"not a number", []string{"--port", "https"}, "invalid argument"},
+		{"port 0", []string{"--port", "0"}, "--port must be between 1 and 65535, not 0"},
+		{"port too high", []string{"--port", "70000"}, "not 70000"},
+		{"empty cert dir", []string{"--cert-dir", ""}, "--cert-dir must name"},
+		{"metrics address without a port", []string{"--metrics-bind-address", "8080"}, `--metrics-bind-address must be host:port, ":port" or "0", not "8080"`},
+		{"probe address without a port", []string{"--health-probe-bind-address", "localhost"}, "--health-probe-bind-address must be"},
+		{"timeout zero", []string{"--webhook-timeout", "0s"}, "--webhook-timeout must be whole seconds from 1s to 30s"},
+		{"timeout past the API server's limit", []string{"--webhook-timeout", "31s"}, "not 31s"},
+		{"timeout not whole seconds", []string{"--webhook-timeout", "1500ms"}, "not 1.5s"},
+		{"insecure registry with a scheme", []string{"--insecure-registry", "http://registry.local"}, `--insecure-registry "http://registry.local": want host or host:port`},
+		{"insecure registry with a path", []string{"--insecure-registry", "registry.local/team"}, "want host or host:port"},
+		{"insecure registry empty", []string{"--insecure-registry", ""}, "want host or host:port"},
+		{"insecure registry empty port", []string{"--insecure-registry", "registry.local:"}, "want host or host:port"},
+		{"insecure registry port not a number", []string{"--insecure-registry", "registry.local:http"}, "want host or host:port"},
+		{"insecure registry port out of range", []string{"--insecure-registry", "registry.local:70000"}, "want host or host:port"},
+		{"insecure registry without host", []string{"--insecure-registry", ":5000"}, "want host or host:port"},
+		{"bad zap level", []string{"--zap-log-level", "chatty"}, "zap-log-level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// Never start a real server: the case must fail before run.
+			if got, _ := runWith(t, tt.args...); got != nil {
+				t.Fatalf("serve %v passed validation", tt.args)
+			}
+			var stdout, stderr bytes.Buffer
+			code := Main(append([]string{"serve"}, tt.args...), strings.NewReader(""), &stdout, &stderr)
+			if code != ExitUsage {
+				t.Errorf("exit %d, want %d (usage); stderr: %s", code, ExitUsage, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q does not say %q", stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestServeInsecureRegistryHostsAccepted(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"registry.local", "registry.local:5000", "10.0.0.5:80", "[::1]:5000", "::1"} {
+		if _, err := runWith(t, "--insecure-registry", h); err != nil {
+			t.Errorf("--insecure-registry %q: %v", h, err)
+		}
+	}
+}
+
+func TestServeGuard(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := httptest.NewTLSServer(nil)
+	t.Cleanup(srv.Close)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	ca := filepath.Join(dir, "ca.crt")
+	notPEM := filepath.Join(dir, "key.txt")
+	for path, data := range map[string][]byte{ca: caPEM, notPEM: []byte("not a certificate")} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		file    string
+		wantCAs bool
+		wantErr error // nil: no error; matched with errors.Is
+	}{
+		{name: "no CA file", file: ""},
+		{name: "a CA file", file: ca, wantCAs: true},
+		{name: "missing file", file: filepath.Join(dir, "missing.crt"), wantErr: os.ErrNotExist},
+		{name: "no certificate in the file", file: notPEM, wantErr: addressguard.ErrNoCertificates},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := &serveOptions{registryCAFile: tt.file, allowPrivate: true, insecureRegistries: []string{"r.local"}}
+			g, err := o.guard()
+			if tt.wantErr != nil {
+				var ee *exitError
+				if !errors.Is(err, tt.wantErr) || !errors.As(err, &ee) || ee.code != ExitUsage {
+					t.Fatalf("guard() = %v, want a usage error wrapping %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("guard(): %v", err)
+			}
+			if (g.RootCAs != nil) != tt.wantCAs || !g.AllowPrivate || g.AllowLoopback || len(g.InsecureRegistries) != 1 {
+				t.Errorf("guard() = %+v, want RootCAs set %v and the flags' allowances", g, tt.wantCAs)
+			}
+		})
+	}
+}
