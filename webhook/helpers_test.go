@@ -84,8 +84,8 @@ type fixture struct {
 	amdOnly string // an amd64-only image
 	missing string // a tag that does not exist
 	latest  string // an existing image tagged latest
-	// digest and latestDigest are those of good and latest.
-	digest, latestDigest v1.Hash
+	// digest, latestDigest and amdDigest are those of good, latest and amdOnly.
+	digest, latestDigest, amdDigest v1.Hash
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -101,7 +101,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	f.digest = reg.PushIndex(t, "acme/api:v1", amd64, arm64)
 	f.latestDigest = reg.PushIndex(t, "acme/api:latest", amd64, arm64)
-	reg.PushImage(t, "acme/amd:v1", amd64)
+	f.amdDigest = reg.PushImage(t, "acme/amd:v1", amd64)
 	return f
 }
 

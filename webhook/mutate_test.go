@@ -316,3 +316,21 @@ func TestRequirePlatforms(t *testing.T) {
 		})
 	}
 }
+
+// TestMutatorEphemeralContainer: `kubectl debug` adds an ephemeral
+// container through its subresource; only that new image is pinned.
+func TestMutatorEphemeralContainer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	h := handlersFor(&fakeView{policy: mustPolicy(t, "  pinDigests: Digest\n  platformAffinity: true\n"), platforms: nodes}, f.lookup, nil)
+	old := podObject(f.good)
+	debugged := old.DeepCopy()
+	debugged.Spec.EphemeralContainers = []corev1.EphemeralContainer{{
+		EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: f.amdOnly},
+	}}
+	resp := h.Mutator().Handle(context.Background(), update(podKind, "ephemeralcontainers", raw(t, old), raw(t, debugged)))
+	want := []patchOp{{Operation: "replace", Path: "/spec/ephemeralContainers/0/image", Value: f.reg.Ref("acme/amd@" + f.amdDigest.String())}}
+	if diff := cmp.Diff(want, resp.Patches); diff != "" {
+		t.Errorf("patch (-want +got):\n%s", diff)
+	}
+}
