@@ -53,7 +53,8 @@ unit: ## Unit and command tests (race detector on).
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test
-test: lint unit ## Everything CI runs: lint, then all tests.
+test: lint unit ## Everything CI runs: lint, all tests, then the end-to-end tests.
+	@$(MAKE) --no-print-directory e2e
 
 .PHONY: bench
 bench: ## Benchmarks (BENCHTIME=1s).
@@ -66,6 +67,16 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 20s).
 	  echo "== $$target in $$pkg"; \
 	  $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
 	done
+
+##@ End-to-end
+
+.PHONY: testbed
+testbed: ## Build kube-apiserver, etcd, kubectl, registry and crane into $(CACHE_DIR)/testbed (cached).
+	test/testbed/build.sh
+
+.PHONY: e2e
+e2e: testbed build ## End-to-end tests: real API server and etcd, registries, kubectl, bin/pullguard serve.
+	eval "$$(test/testbed/env.sh --strict)" && $(GO) test -tags e2e -count=1 -v ./test/e2e/
 
 ##@ Tools (built from the Go module proxy into $(TOOLS_DIR))
 

@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"certs":                 {},
 	"cmd/pullguard":         {"cmd/pullguard/app"},
 	"examples/demo":         {"internal/fixtures"},
+	"test/e2e":              {}, // only tests (tag e2e) and a doc.go
 	"hack/baseimage":        {},
 	"cmd/pullguard/app": {
 		"internal/addressguard", "internal/cluster", "internal/decide", "internal/keychain",
