@@ -53,7 +53,7 @@ unit: ## Unit and command tests (race detector on).
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test
-test: lint unit ## Everything CI runs: lint, all tests, then the end-to-end tests.
+test: lint unit chart-lint ## Everything CI runs: lint, all tests, the chart, then the end-to-end tests.
 	@$(MAKE) --no-print-directory e2e
 
 .PHONY: bench
@@ -98,3 +98,54 @@ run: build ## Demo: local registries with sample images, and `pullguard check` o
 
 .PHONY: demo
 demo: run ## Same as run.
+
+##@ Packaging
+
+HELM_VERSION := v3.22.0
+KO_VERSION := v0.19.1
+HELM := $(TOOLS_DIR)/helm-$(HELM_VERSION)
+# helm's own release ldflags: without them `go install` leaves helm assuming
+# Kubernetes 1.20 for `helm template`, kubeVersion checks and deprecation
+# lint. 1.37 is the minor of the k8s.io modules helm v3.22.0 is built with.
+HELM_KUBE_MINOR := 37
+HELM_LDFLAGS := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	$(foreach p,pkg/lint/rules pkg/chartutil,-X helm.sh/helm/v3/$(p).k8sVersionMajor=1 -X helm.sh/helm/v3/$(p).k8sVersionMinor=$(HELM_KUBE_MINOR))
+KO := $(TOOLS_DIR)/ko-$(KO_VERSION)
+CHART_DIR := charts/pullguard
+# Value files `chart-lint` checks on top of the defaults.
+CHART_CI_VALUES := $(sort $(wildcard $(CHART_DIR)/ci/*.yaml))
+CHART_RELEASE ?= pullguard
+CHART_NAMESPACE ?= pullguard-system
+# Where `chart-render` writes the manifests test/e2e applies.
+CHART_RENDER_DIR ?= bin/chart
+
+.PHONY: chart-lint
+chart-lint: $(HELM) ## helm lint and helm template with the default and each ci/ values; chart tests.
+	$(HELM) lint --strict $(CHART_DIR)
+	@for f in $(CHART_CI_VALUES); do echo "== $$f"; $(HELM) lint --strict $(CHART_DIR) -f "$$f"; done
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) >/dev/null
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) --api-versions cert-manager.io/v1 >/dev/null
+	@for f in $(CHART_CI_VALUES); do $(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) -f "$$f" >/dev/null; done
+	PULLGUARD_HELM=$(HELM) $(GO) test -count=1 ./charts/...
+
+.PHONY: chart-render
+chart-render: $(HELM) ## Render the chart into CHART_RENDER_DIR: crds.yaml, pullguard.yaml (self-signed), cert-manager.yaml.
+	@rm -rf $(CHART_RENDER_DIR) && mkdir -p $(CHART_RENDER_DIR)
+	$(HELM) show crds $(CHART_DIR) >$(CHART_RENDER_DIR)/crds.yaml
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) >$(CHART_RENDER_DIR)/pullguard.yaml
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) --api-versions cert-manager.io/v1 >$(CHART_RENDER_DIR)/cert-manager.yaml
+	@echo "rendered for namespace $(CHART_NAMESPACE) into $(CHART_RENDER_DIR)/ (apply crds.yaml first)"
+
+.PHONY: image
+image: build $(KO) ## ko-build the image (KO_DOCKER_REPO, or a throwaway local registry), push it, pullguard-check it.
+	KO=$(KO) VERSION=$(VERSION) PULLGUARD=bin/pullguard hack/image.sh
+
+$(HELM):
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR)/.tmp $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(TOOLS_DIR)/.tmp/helm $@
+
+$(KO):
+	@mkdir -p $(TOOLS_DIR)
+	GOBIN=$(TOOLS_DIR)/.tmp $(GO) install github.com/google/ko@$(KO_VERSION)
+	mv $(TOOLS_DIR)/.tmp/ko $@

@@ -1,0 +1,251 @@
+// Package charts_test keeps the Helm chart in step with the code it deploys:
+// the CRD it ships is the generated one, its webhook configurations are the
+// ones webhook/config.go declares, and every flag it passes to
+// `pullguard serve` exists.
+package charts_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pullguard/pullguard/cmd/pullguard/app"
+	"github.com/pullguard/pullguard/webhook"
+)
+
+const (
+	chartDir  = "pullguard"
+	release   = "pullguard"
+	namespace = "pullguard-system"
+)
+
+// TestCRDsMatchGenerated fails when charts/pullguard/crds drifts from the
+// CRDs controller-gen writes to policies/crd: copy them over after `make generate`.
+func TestCRDsMatchGenerated(t *testing.T) {
+	t.Parallel()
+	generated := readYAMLDir(t, filepath.Join("..", "policies", "crd"))
+	shipped := readYAMLDir(t, filepath.Join(chartDir, "crds"))
+	if len(generated) == 0 {
+		t.Fatal("no CRDs in policies/crd")
+	}
+	if diff := cmp.Diff(generated, shipped); diff != "" {
+		t.Errorf("charts/pullguard/crds differs from policies/crd (-generated +chart); run: cp policies/crd/*.yaml charts/pullguard/crds/\n%s", diff)
+	}
+}
+
+func readYAMLDir(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Base(p)] = string(data)
+	}
+	return files
+}
+
+// rendered is what the tests read from one `helm template`.
+type rendered struct {
+	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
+	validating *admissionregistrationv1.ValidatingWebhookConfiguration
+	deployment *appsv1.Deployment
+	kinds      []string
+}
+
+// helmTemplate renders the chart with helm from $PULLGUARD_HELM (make
+// chart-lint sets it to the pinned helm it builds from the module proxy).
+func helmTemplate(t *testing.T, args ...string) rendered {
+	t.Helper()
+	helm := os.Getenv("PULLGUARD_HELM")
+	if helm == "" {
+		t.Skip("PULLGUARD_HELM is not set; `make chart-lint` runs this test with the pinned helm")
+	}
+	cmdArgs := append([]string{"template", release, chartDir, "--namespace", namespace}, args...)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(helm, cmdArgs...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(cmdArgs, " "), err, stderr.String())
+	}
+	var r rendered
+	for doc := range strings.SplitSeq(stdout.String(), "\n---\n") {
+		var head metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+			t.Fatalf("rendered document does not parse: %v\n%s", err, doc)
+		}
+		if head.Kind == "" {
+			continue
+		}
+		r.kinds = append(r.kinds, head.Kind)
+		var target any
+		switch head.Kind {
+		case "MutatingWebhookConfiguration":
+			r.mutating = &admissionregistrationv1.MutatingWebhookConfiguration{}
+			target = r.mutating
+		case "ValidatingWebhookConfiguration":
+			r.validating = &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			target = r.validating
+		case "Deployment":
+			r.deployment = &appsv1.Deployment{}
+			target = r.deployment
+		default:
+			continue
+		}
+		if err := yaml.UnmarshalStrict([]byte(doc), target); err != nil {
+			t.Fatalf("%s does not parse strictly: %v", head.Kind, err)
+		}
+	}
+	if r.mutating == nil || r.validating == nil || r.deployment == nil {
+		t.Fatalf("rendered kinds %v lack a webhook configuration or the Deployment", r.kinds)
+	}
+	return r
+}
+
+// The chart's labels and annotations are its own; everything else must be
+// what webhook/config.go builds.
+var ignoreMeta = cmpopts.IgnoreFields(metav1.ObjectMeta{}, "Labels", "Annotations")
+
+func TestWebhookConfigurationsMatchCode(t *testing.T) {
+	t.Parallel()
+	service := func() *admissionregistrationv1.ServiceReference {
+		port := int32(443)
+		return &admissionregistrationv1.ServiceReference{Namespace: namespace, Name: release, Port: &port}
+	}
+	tests := []struct {
+		name string
+		args []string
+		want webhook.ConfigOptions
+	}{{
+		name: "defaults",
+		want: webhook.ConfigOptions{Service: service(), ExcludeNamespaces: []string{namespace}},
+	}, {
+		name: "fail closed",
+		args: []string{"-f", filepath.Join(chartDir, "ci", "fail-closed-values.yaml")},
+		want: webhook.ConfigOptions{
+			Service: service(), ExcludeNamespaces: []string{namespace, "monitoring"},
+			TimeoutSeconds: 15, FailurePolicy: admissionregistrationv1.Fail,
+		},
+	}, {
+		name: "cert-manager",
+		args: []string{"--api-versions", "cert-manager.io/v1"},
+		want: webhook.ConfigOptions{Service: service(), ExcludeNamespaces: []string{namespace}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := helmTemplate(t, tt.args...)
+			if diff := cmp.Diff(webhook.MutatingConfiguration(tt.want), r.mutating, ignoreMeta); diff != "" {
+				t.Errorf("MutatingWebhookConfiguration (-code +chart):\n%s", diff)
+			}
+			if diff := cmp.Diff(webhook.ValidatingConfiguration(tt.want), r.validating, ignoreMeta); diff != "" {
+				t.Errorf("ValidatingWebhookConfiguration (-code +chart):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestCertificateModes checks which objects each way of making certificates
+// renders, and that cert-manager's CA reaches both configurations.
+func TestCertificateModes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		args           []string
+		wantCerts      int
+		wantInjectFrom string
+		wantSelfSigned bool
+	}{
+		{name: "auto without cert-manager", wantSelfSigned: true},
+		{name: "auto with cert-manager", args: []string{"--api-versions", "cert-manager.io/v1"},
+			wantCerts: 2, wantInjectFrom: namespace + "/pullguard-serving"},
+		{name: "forced self-signed", args: []string{"--api-versions", "cert-manager.io/v1", "--set", "certificates.mode=self-signed"},
+			wantSelfSigned: true},
+		{name: "forced cert-manager", args: []string{"--set", "certificates.mode=cert-manager"},
+			wantCerts: 2, wantInjectFrom: namespace + "/pullguard-serving"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := helmTemplate(t, tt.args...)
+			certs := 0
+			for _, k := range r.kinds {
+				if k == "Certificate" {
+					certs++
+				}
+			}
+			if certs != tt.wantCerts {
+				t.Errorf("rendered %d Certificates, want %d (kinds %v)", certs, tt.wantCerts, r.kinds)
+			}
+			const inject = "cert-manager.io/inject-ca-from"
+			if got := r.mutating.Annotations[inject]; got != tt.wantInjectFrom {
+				t.Errorf("mutating %s = %q, want %q", inject, got, tt.wantInjectFrom)
+			}
+			if got := r.validating.Annotations[inject]; got != tt.wantInjectFrom {
+				t.Errorf("validating %s = %q, want %q", inject, got, tt.wantInjectFrom)
+			}
+			args := r.deployment.Spec.Template.Spec.Containers[0].Args
+			if got := slices.Contains(args, "--self-signed"); got != tt.wantSelfSigned {
+				t.Errorf("--self-signed in args = %v, want %v (args %q)", got, tt.wantSelfSigned, args)
+			}
+		})
+	}
+}
+
+// TestServeAcceptsChartArgs parses the Deployment's arguments with the real
+// `pullguard serve` command (--help stops it before it runs), so a flag the
+// chart passes and the binary lacks fails here rather than in a crash loop.
+func TestServeAcceptsChartArgs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{name: "self-signed"},
+		{name: "cert-manager", args: []string{"--api-versions", "cert-manager.io/v1"}},
+		{name: "fail closed", args: []string{"-f", filepath.Join(chartDir, "ci", "fail-closed-values.yaml")}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := helmTemplate(t, tt.args...)
+			c := r.deployment.Spec.Template.Spec.Containers[0]
+			if len(c.Command) != 0 || len(c.Args) == 0 || c.Args[0] != "serve" {
+				t.Fatalf("container runs command %q args %q, want the image's entrypoint with serve", c.Command, c.Args)
+			}
+			var stderr bytes.Buffer
+			if code := app.Main(append(slices.Clone(c.Args), "--help"), strings.NewReader(""), io.Discard, &stderr); code != app.ExitOK {
+				t.Errorf("pullguard %s: exit %d: %s", strings.Join(c.Args, " "), code, stderr.String())
+			}
+		})
+	}
+}
+
+// TestImagePinnedByDigest keeps `latest` and tag-only references out.
+func TestImagePinnedByDigest(t *testing.T) {
+	t.Parallel()
+	r := helmTemplate(t)
+	image := r.deployment.Spec.Template.Spec.Containers[0].Image
+	if _, digest, ok := strings.Cut(image, "@sha256:"); !ok || len(digest) != 64 {
+		t.Errorf("image %q is not pinned by a sha256 digest", image)
+	}
+	if strings.Contains(image, ":latest") {
+		t.Errorf("image %q names latest", image)
+	}
+}
