@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# image.sh is `make image`: build pullguard's image with ko, push it, and have
+# pullguard itself check the pushed image, by digest and by tag, for every
+# platform it was built for.
+#
+# KO_DOCKER_REPO names the repository to push to. Without it, a throwaway
+# private registry (distribution, htpasswd auth, TLS from its own CA; see
+# test/testbed/registry.sh) is started under IMAGE_WORK and stopped at the end.
+#
+# The base image: a release pulls .ko.yaml's defaultBaseImage (distroless
+# static nonroot, by digest). Machines that reach no registry but a local one
+# (CI here) cannot, so unless KO_DEFAULTBASEIMAGE is given this script builds
+# a stand-in with hack/baseimage — the nonroot user, the build machine's CA
+# bundle, nsswitch.conf and /tmp, what a static Go binary uses of distroless —
+# and pushes it next to the image. The binary layer ko adds is the same
+# either way.
+#
+# Environment: KO (the ko binary, required), VERSION (stamped and used as the
+# tag, required), PULLGUARD (default bin/pullguard), IMAGE_WORK (default
+# bin/image), IMAGE_PLATFORMS (default linux/amd64,linux/arm64).
+set -euo pipefail
+
+: "${KO:?KO must name the ko binary}" "${VERSION:?VERSION must be set}"
+pullguard=${PULLGUARD:-bin/pullguard}
+platforms=${IMAGE_PLATFORMS:-linux/amd64,linux/arm64}
+work=${IMAGE_WORK:-bin/image}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+log() { echo "image.sh: $*" >&2; }
+
+# A tag is what people read; it must never be latest (the chart and
+# pullguard's own policy refuse it), and must be a valid tag.
+tag=${VERSION//+/_}
+if [[ $tag == latest || ! $tag =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+	log "error: VERSION ${VERSION@Q} is not a usable tag"
+	exit 1
+fi
+
+docker_config_flag=()
+if [[ -z ${KO_DOCKER_REPO:-} ]]; then
+	"$root/test/testbed/build.sh" registry >&2
+	eval "$("$root/test/testbed/registry.sh" start "$work/registry")"
+	trap '"$root/test/testbed/registry.sh" stop "$work/registry" >&2 || true' EXIT
+	export KO_DOCKER_REPO="$PULLGUARD_REGISTRY_HOST/pullguard"
+	# ko and hack/baseimage read credentials from $DOCKER_CONFIG; pullguard
+	# check from --docker-config.
+	export DOCKER_CONFIG="$work/docker"
+	mkdir -p "$DOCKER_CONFIG"
+	auth=$(printf '%s:%s' "$PULLGUARD_REGISTRY_USER" "$PULLGUARD_REGISTRY_PASSWORD" | base64 -w0)
+	umask 077
+	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$PULLGUARD_REGISTRY_HOST" "$auth" >"$DOCKER_CONFIG/config.json"
+	docker_config_flag=(--docker-config "$DOCKER_CONFIG/config.json")
+	# All three are Go programs: SSL_CERT_FILE makes them trust the
+	# registry's CA on top of the system's.
+	cat /etc/ssl/certs/ca-certificates.crt "$PULLGUARD_REGISTRY_CA" >"$work/roots.pem"
+	export SSL_CERT_FILE="$work/roots.pem"
+	log "pushing to the throwaway registry $PULLGUARD_REGISTRY_HOST (auth + TLS)"
+elif [[ -n ${DOCKER_CONFIG:-} && -f $DOCKER_CONFIG/config.json ]]; then
+	docker_config_flag=(--docker-config "$DOCKER_CONFIG/config.json")
+fi
+
+if [[ -z ${KO_DEFAULTBASEIMAGE:-} ]]; then
+	KO_DEFAULTBASEIMAGE=$(go run ./hack/baseimage --ref "$KO_DOCKER_REPO/base:static-nonroot" \
+		--ca-bundle /etc/ssl/certs/ca-certificates.crt --platform "$platforms")
+	export KO_DEFAULTBASEIMAGE
+	log "base: $KO_DEFAULTBASEIMAGE (offline stand-in for distroless static nonroot)"
+fi
+
+# --bare: push to KO_DOCKER_REPO itself; --tags: never ko's default latest.
+export VERSION
+image=$("$KO" build ./cmd/pullguard --bare --tags "$tag" --platform "$platforms" --sbom none)
+log "pushed $image"
+echo "$image" >"$work/image-ref"
+
+# pullguard checks its own image the way the webhook would: the digest
+# reference and the tag, for every platform the image claims.
+cat >"$work/pod.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pullguard
+  namespace: pullguard-system
+spec:
+  containers:
+    - name: by-digest
+      image: $image
+    - name: by-tag
+      image: $KO_DOCKER_REPO:$tag
+YAML
+log "pullguard check -f $work/pod.yaml --platform $platforms"
+"$pullguard" check -f "$work/pod.yaml" --platform "$platforms" "${docker_config_flag[@]}"
+echo "$image"
