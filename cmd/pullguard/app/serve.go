@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/pullguard/pullguard/certs"
 	"github.com/pullguard/pullguard/webhook"
 )
 
@@ -23,6 +25,9 @@ const (
 	defaultPort    = 9443
 	defaultMetrics = ":8080"
 	defaultProbes  = ":8081"
+	// The self-signed bootstrap's Secret and Service; the chart uses the same names.
+	defaultSelfSignedSecret  = "pullguard-webhook-tls"
+	defaultSelfSignedService = "pullguard-webhook"
 	// defaultWebhookTimeout matches the configurations' timeoutSeconds.
 	defaultWebhookTimeout = time.Duration(webhook.DefaultTimeoutSeconds) * time.Second
 	// The API server accepts timeoutSeconds from 1 to 30.
@@ -53,6 +58,11 @@ type serveOptions struct {
 	leaderElect             bool
 	leaderElectionNamespace string
 	kubeconfig              string
+	selfSigned              bool
+	selfSignedNamespace     string
+	selfSignedSecret        string
+	selfSignedService       string
+	selfSignedHosts         []string
 	zap                     zap.Options
 }
 
@@ -102,6 +112,11 @@ and the webhook server has started). SIGTERM shuts down gracefully.`,
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader to write ImagePolicy status; the webhooks serve on every replica")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election lease (default: the pod's own; required out of cluster)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "path to a kubeconfig; only required out of cluster")
+	f.BoolVar(&o.selfSigned, "self-signed", false, "issue and renew the serving certificate from a self-signed CA kept in a Secret, and patch the CA into the webhooks' caBundle (clusters without cert-manager)")
+	f.StringVar(&o.selfSignedNamespace, "self-signed-namespace", "", "namespace of the certificate Secret and the Service (default: $POD_NAMESPACE)")
+	f.StringVar(&o.selfSignedSecret, "self-signed-secret", defaultSelfSignedSecret, "Secret holding the self-signed CA and serving certificate")
+	f.StringVar(&o.selfSignedService, "self-signed-service", defaultSelfSignedService, "Service in front of the webhook; its DNS names go into the certificate")
+	f.StringArrayVar(&o.selfSignedHosts, "self-signed-host", nil, "extra DNS name or IP for the certificate (e.g. 127.0.0.1 for local runs); repeatable")
 	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(zapFlags)
 	f.AddGoFlagSet(zapFlags)
@@ -131,7 +146,29 @@ func (o *serveOptions) validate() error {
 			return usageError("--insecure-registry %q: %w", h, err)
 		}
 	}
+	if o.selfSigned && o.selfSignedNamespace == "" {
+		o.selfSignedNamespace = os.Getenv("POD_NAMESPACE")
+		if o.selfSignedNamespace == "" {
+			return usageError("--self-signed needs --self-signed-namespace (or the POD_NAMESPACE environment variable)")
+		}
+	}
 	return nil
+}
+
+// certOptions are the self-signed bootstrap's options the flags describe.
+func (o *serveOptions) certOptions() certs.Options {
+	co := certs.Options{
+		Namespace: o.selfSignedNamespace, SecretName: o.selfSignedSecret, ServiceName: o.selfSignedService,
+		CertDir: o.certDir, WebhookConfigurations: []string{webhook.ConfigurationName},
+	}
+	for _, h := range o.selfSignedHosts {
+		if ip := net.ParseIP(h); ip != nil {
+			co.ExtraIPs = append(co.ExtraIPs, ip)
+		} else {
+			co.ExtraDNSNames = append(co.ExtraDNSNames, h)
+		}
+	}
+	return co
 }
 
 // validateBindAddress accepts host:port (host may be empty) or "0", which

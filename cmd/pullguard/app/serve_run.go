@@ -16,13 +16,16 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/pullguard/pullguard/certs"
 	"github.com/pullguard/pullguard/internal/addressguard"
 	"github.com/pullguard/pullguard/internal/cluster"
 	"github.com/pullguard/pullguard/internal/metrics"
@@ -77,6 +80,21 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	})
 	if err != nil {
 		return serveFailed(fmt.Errorf("create manager: %w", err))
+	}
+	if o.selfSigned {
+		// A direct client: the manager's cache holds pull secrets only, and
+		// the certificate must exist before the webhook server starts.
+		certClient, err := client.NewWithWatch(cfg, client.Options{Scheme: cluster.Scheme()})
+		if err != nil {
+			return serveFailed(fmt.Errorf("certificate client: %w", err))
+		}
+		co := o.certOptions()
+		if err := certs.Bootstrap(logf.IntoContext(ctx, log.WithName("certs")), certClient, co); err != nil {
+			return serveFailed(fmt.Errorf("self-signed certificate: %w", err))
+		}
+		if err := mgr.Add(certs.NewRunnable(certClient, co)); err != nil {
+			return serveFailed(err)
+		}
 	}
 	if err := startInformers(ctx, mgr); err != nil {
 		return serveFailed(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,8 +15,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/pullguard/pullguard/certs"
 	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/webhook"
 )
 
 // serveFlags are the flags serve promises (the chart and the docs use them).
@@ -23,6 +27,7 @@ var serveFlags = []string{
 	"cert-dir", "port", "metrics-bind-address", "health-probe-bind-address", "webhook-timeout",
 	"node-docker-config", "registry-ca-file", "allow-loopback-registries", "allow-private-registries",
 	"insecure-registry", "leader-elect", "leader-election-namespace", "kubeconfig",
+	"self-signed", "self-signed-namespace", "self-signed-secret", "self-signed-service", "self-signed-host",
 	"zap-devel", "zap-encoder", "zap-log-level", "zap-stacktrace-level", "zap-time-encoding",
 }
 
@@ -180,6 +185,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{"insecure registry port out of range", []string{"--insecure-registry", "registry.local:70000"}, "want host or host:port"},
 		{"insecure registry without host", []string{"--insecure-registry", ":5000"}, "want host or host:port"},
 		{"bad zap level", []string{"--zap-log-level", "chatty"}, "zap-log-level"},
+		{"self-signed without a namespace", []string{"--self-signed"}, "--self-signed needs --self-signed-namespace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,5 +258,23 @@ func TestServeGuard(t *testing.T) {
 				t.Errorf("guard() = %+v, want RootCAs set %v and the flags' allowances", g, tt.wantCAs)
 			}
 		})
+	}
+}
+
+func TestServeSelfSignedOptions(t *testing.T) {
+	t.Parallel()
+	o := &serveOptions{
+		certDir: "/certs", selfSigned: true, selfSignedNamespace: "pullguard",
+		selfSignedSecret: "tls", selfSignedService: "pg", selfSignedHosts: []string{"127.0.0.1", "pullguard.local", "::1"},
+	}
+	got := o.certOptions()
+	want := certs.Options{
+		Namespace: "pullguard", SecretName: "tls", ServiceName: "pg", CertDir: "/certs",
+		WebhookConfigurations: []string{webhook.ConfigurationName},
+		ExtraDNSNames:         []string{"pullguard.local"},
+		ExtraIPs:              []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+	}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(certs.Options{}, "Clock")); diff != "" {
+		t.Errorf("certOptions (-want +got):\n%s", diff)
 	}
 }
