@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"test/e2e":              {}, // only tests (tag e2e) and a doc.go
 	"hack/baseimage":        {},
 	"cmd/pullguard/app": {
+		"certs",
 		"internal/addressguard", "internal/cluster", "internal/decide", "internal/keychain",
 		"internal/manifest", "internal/metrics", "internal/policystatus", "internal/resolve",
 		"internal/workload", "policies", "policies/v1alpha1", "webhook",
