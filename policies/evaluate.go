@@ -77,7 +77,7 @@ type Decision struct {
 // from the resolution error's class, and from platforms. A disallowed
 // registry's resolution results are ignored.
 func (p *Policy) Evaluate(in Input) Decision {
-	e := evaluation{p: p, obj: in.Object, mutable: in.Object.Kind == "Pod" || p.mutate}
+	e := evaluation{p: p, obj: in.Object, mutable: p.mutable(in.Object.Kind)}
 	for i := range in.Results {
 		e.use(&in.Results[i])
 	}

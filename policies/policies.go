@@ -109,6 +109,19 @@ func (p *Policy) MutateWorkloads() bool { return p.mutate }
 // PlatformAffinity says whether partial platform support becomes node affinity.
 func (p *Policy) PlatformAffinity() bool { return p.affinity }
 
+// Mutates says whether Evaluate can ask to change an object of kind at all:
+// it must be mutable (a Pod, or any workload with mutateWorkloads) and the
+// policy must pin digests, rewrite mirrors or add platform affinity. The
+// mutating webhook skips registry lookups when it cannot.
+func (p *Policy) Mutates(kind string) bool {
+	return p.mutable(kind) && ((p.pin != v1alpha1.PinOff && p.pin != "") || len(p.mirrors) > 0 || p.affinity)
+}
+
+// mutable says whether an object of kind may be rewritten: Pods always,
+// workload templates only when the policy asks (GitOps tools fight template
+// mutations).
+func (p *Policy) mutable(kind string) bool { return kind == "Pod" || p.mutate }
+
 // Mirrors are the mirror rules for the resolver, in the policy's order.
 func (p *Policy) Mirrors() []resolve.Mirror {
 	if len(p.mirrors) == 0 {

@@ -109,3 +109,34 @@ func TestReadyCondition(t *testing.T) {
 		t.Errorf("other error: %+v", c)
 	}
 }
+
+func TestMutates(t *testing.T) {
+	t.Parallel()
+	load := func(spec string) *Policy {
+		t.Helper()
+		p, err := Load([]byte("apiVersion: pullguard.io/v1alpha1\nkind: ImagePolicy\nmetadata: {name: p}\nspec:\n" + spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name   string
+		policy *Policy
+		kind   string
+		want   bool
+	}{
+		{"built-in default never mutates", Default(), "Pod", false},
+		{"pinning mutates pods", load("  pinDigests: Digest\n"), "Pod", true},
+		{"pinning leaves templates alone", load("  pinDigests: Digest\n"), "Deployment", false},
+		{"pinning templates when asked", load("  pinDigests: Digest\n  mutateWorkloads: true\n"), "Deployment", true},
+		{"mirrors mutate pods", load("  mirrors: [{from: docker.io, to: mirror.example.com/hub}]\n"), "Pod", true},
+		{"affinity mutates pods", load("  platformAffinity: true\n"), "Pod", true},
+		{"mutateWorkloads alone changes nothing", load("  mutateWorkloads: true\n"), "Deployment", false},
+	}
+	for _, tt := range tests {
+		if got := tt.policy.Mutates(tt.kind); got != tt.want {
+			t.Errorf("%s: Mutates(%q) = %v, want %v", tt.name, tt.kind, got, tt.want)
+		}
+	}
+}

@@ -102,7 +102,7 @@ func (h *Handlers) handler(endpoint string, respond func(context.Context, verdic
 			}
 			h.recordAdmission(req, endpoint, resp, time.Since(start))
 		}()
-		return respond(ctx, h.judge(ctx, req))
+		return respond(ctx, h.judge(ctx, req, endpoint))
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -61,9 +62,10 @@ type verdict struct {
 	affinity bool
 }
 
-// judge decodes the request, allows early what carries no new image, and
-// decides on the rest under the request's budget.
-func (h *Handlers) judge(ctx context.Context, req admission.Request) verdict {
+// judge decodes the request, allows early what carries no new image (and,
+// for the mutating endpoint, what the policy cannot change), and decides on
+// the rest under the endpoint's budget.
+func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint string) verdict {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return verdict{}
 	}
@@ -86,11 +88,16 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request) verdict {
 		return verdict{}
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, h.budget)
+	ctx, cancel := context.WithTimeout(ctx, h.endpointBudget(endpoint))
 	defer cancel()
 	p, err := h.view.Policy(ctx, req.Namespace)
 	if err != nil {
 		return verdict{failed: fmt.Errorf("reading the image policy: %w", err)}
+	}
+	if endpoint == EndpointMutate && !p.Mutates(obj.Kind) {
+		// Nothing to pin, mirror or pin to platforms: asking registries
+		// here would only spend time the validating call needs.
+		return verdict{}
 	}
 	env, err := h.env(ctx, req.Namespace, p, uses)
 	if err != nil {
@@ -109,6 +116,19 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request) verdict {
 		spec: spec, specPointer: specPointer, decision: d,
 		affinity: req.Operation == admissionv1.Create || obj.Kind != "Pod",
 	}
+}
+
+// endpointBudget is the time an endpoint may spend resolving. The API
+// server calls the mutating webhook and then the validating one, each with
+// its own timeout, and a user waits for both: mutation is an optimisation
+// and gets half the budget; lookups it leaves in flight keep going, and the
+// validating call joins them (the resolver shares in-flight lookups) instead
+// of starting over, so a hanging registry costs about one budget in all.
+func (h *Handlers) endpointBudget(endpoint string) time.Duration {
+	if endpoint == EndpointMutate {
+		return h.budget / 2
+	}
+	return h.budget
 }
 
 // decodeRequest decodes the request's object. An error wrapping

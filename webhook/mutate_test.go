@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/pullguard/pullguard/policies"
 )
 
 // applyResponse applies resp's patch to object, as the API server does.
@@ -332,5 +334,36 @@ func TestMutatorEphemeralContainer(t *testing.T) {
 	want := []patchOp{{Operation: "replace", Path: "/spec/ephemeralContainers/0/image", Value: f.reg.Ref("acme/amd@" + f.amdDigest.String())}}
 	if diff := cmp.Diff(want, resp.Patches); diff != "" {
 		t.Errorf("patch (-want +got):\n%s", diff)
+	}
+}
+
+// The mutating call asks no registry when the policy could not change the
+// object, so a slow registry costs the user one lookup, in the validating call.
+func TestMutatorSkipsLookupsWhenNothingCanChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tests := []struct {
+		name         string
+		policy       *policies.Policy
+		req          admission.Request
+		wantRequests bool
+	}{
+		{"built-in policy, pod", policies.Default(), create(gvk("", "v1", "Pod"), raw(t, podObject(f.good))), false},
+		{"pinning, deployment without mutateWorkloads", mustPolicy(t, "  pinDigests: Digest\n"), create(gvk("apps", "v1", "Deployment"), raw(t, deployment(f.good))), false},
+		{"pinning, pod", mustPolicy(t, "  pinDigests: Digest\n"), create(gvk("", "v1", "Pod"), raw(t, podObject(f.good))), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Not parallel: the subtests share the registry's request count.
+			before := f.reg.Requests()
+			h := handlersFor(&fakeView{policy: tt.policy, platforms: nodes}, lookupFor(f.reg.Host), nil)
+			resp := h.Mutator().Handle(context.Background(), tt.req)
+			if !resp.Allowed {
+				t.Fatalf("mutator denied: %+v", resp.Result)
+			}
+			if got := f.reg.Requests() > before; got != tt.wantRequests {
+				t.Errorf("registry asked = %v, want %v", got, tt.wantRequests)
+			}
+		})
 	}
 }

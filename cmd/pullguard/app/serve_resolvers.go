@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -26,9 +27,13 @@ const maxNetworks = 32
 // sharing a cache across them would let a policy that allows private
 // addresses answer for one that does not. It is webhook.Options.Lookups.
 type networkResolvers struct {
-	base    addressguard.Config
-	metrics *metrics.Metrics // nil records nothing
-	log     logr.Logger
+	base addressguard.Config
+	// maxFlight bounds each shared registry lookup: the request budget, so
+	// a lookup the mutating call leaves running ends before the validating
+	// call that joins it must answer.
+	maxFlight time.Duration
+	metrics   *metrics.Metrics // nil records nothing
+	log       logr.Logger
 
 	mu   sync.Mutex
 	live *lru.Cache[string, networkResolver]
@@ -42,8 +47,8 @@ type networkResolver struct {
 	lookup   resolve.Lookup // resolver behind the in-flight gauge
 }
 
-func newNetworkResolvers(base addressguard.Config, m *metrics.Metrics, log logr.Logger) (*networkResolvers, error) {
-	p := &networkResolvers{base: base, metrics: m, log: log}
+func newNetworkResolvers(base addressguard.Config, maxFlight time.Duration, m *metrics.Metrics, log logr.Logger) (*networkResolvers, error) {
+	p := &networkResolvers{base: base, maxFlight: maxFlight, metrics: m, log: log}
 	// The eviction callback runs inside Add, which Lookup calls under p.mu.
 	live, err := lru.NewWithEvict(maxNetworks, func(_ string, r networkResolver) {
 		p.retired = addStats(p.retired, r.resolver.Stats())
@@ -75,6 +80,7 @@ func (p *networkResolvers) Lookup(n v1alpha1.Network) resolve.Lookup {
 		resolve.WithTransport(p.metrics.Transport(cfg.Transport())),
 		resolve.WithInsecureRegistries(cfg.InsecureRegistries...),
 		resolve.WithLogger(p.log.WithValues("network", key)),
+		resolve.WithMaxFlight(p.maxFlight),
 	)
 	r := networkResolver{resolver: res, lookup: p.metrics.Lookup(res)}
 	p.live.Add(key, r)

@@ -103,7 +103,7 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if err != nil {
 		return usageError("%w", err)
 	}
-	lookups, err := newNetworkResolvers(guard, m, log.WithName("resolve"))
+	lookups, err := newNetworkResolvers(guard, o.budget(), m, log.WithName("resolve"))
 	if err != nil {
 		return serveFailed(err)
 	}
