@@ -34,6 +34,10 @@ type Result struct {
 type Input struct {
 	Object  workload.Object
 	Results []Result
+	// AffinityFixed says the pod's node affinity can no longer change (a Pod
+	// after creation: only its images may), so partial platform support is
+	// warned about even where the policy would add affinity.
+	AffinityFixed bool
 }
 
 // Rewrite replaces the image at Pointer. Reasons are "PinDigest" and/or "Mirror".
@@ -77,7 +81,7 @@ type Decision struct {
 // from the resolution error's class, and from platforms. A disallowed
 // registry's resolution results are ignored.
 func (p *Policy) Evaluate(in Input) Decision {
-	e := evaluation{p: p, obj: in.Object, mutable: p.mutable(in.Object.Kind)}
+	e := evaluation{p: p, obj: in.Object, mutable: p.mutable(in.Object.Kind), affinityFixed: in.AffinityFixed}
 	for i := range in.Results {
 		e.use(&in.Results[i])
 	}
@@ -93,12 +97,14 @@ func (p *Policy) Evaluate(in Input) Decision {
 
 // evaluation is the state of one Evaluate call.
 type evaluation struct {
-	p        *Policy
-	obj      workload.Object
-	mutable  bool
-	findings []Finding
-	rewrites []Rewrite
-	affinity []PlatformAffinity
+	p       *Policy
+	obj     workload.Object
+	mutable bool
+	// affinityFixed: see Input.AffinityFixed.
+	affinityFixed bool
+	findings      []Finding
+	rewrites      []Rewrite
+	affinity      []PlatformAffinity
 	// pods are the pod specs with images that run on only some candidates, in order of appearance.
 	pods []*podPlatforms
 }
@@ -225,7 +231,7 @@ func (e *evaluation) platforms() {
 			}
 			continue
 		}
-		if e.p.affinity && e.mutable && pod.specPointer != "" {
+		if e.p.affinity && e.mutable && !e.affinityFixed && pod.specPointer != "" {
 			e.affinity = append(e.affinity, PlatformAffinity{
 				SpecPointer: pod.specPointer,
 				Platforms:   append([]v1.Platform(nil), pod.common...),

@@ -70,13 +70,14 @@ func TestEvaluatePlatforms(t *testing.T) {
 		return r
 	}
 	tests := []struct {
-		name         string
-		spec         v1alpha1.ImagePolicySpec
-		kind         string
-		results      []Result
-		wantFindings []string // class=action per finding
-		wantAffinity []PlatformAffinity
-		wantAllowed  bool
+		name          string
+		spec          v1alpha1.ImagePolicySpec
+		kind          string
+		affinityFixed bool
+		results       []Result
+		wantFindings  []string // class=action per finding
+		wantAffinity  []PlatformAffinity
+		wantAllowed   bool
 	}{{
 		name:        "variant-aware match",
 		results:     []Result{withCandidates(use(t, "ghcr.io/a/b:v1", amd64, arm64v8), both)},
@@ -109,6 +110,13 @@ func TestEvaluatePlatforms(t *testing.T) {
 		wantAffinity: []PlatformAffinity{{SpecPointer: "/spec", Platforms: []v1.Platform{amd64}}},
 		wantAllowed:  true,
 	}, {
+		name:          "affinity asked but the pod's affinity is fixed (an update)",
+		spec:          v1alpha1.ImagePolicySpec{PlatformAffinity: true},
+		affinityFixed: true,
+		results:       []Result{withCandidates(use(t, "ghcr.io/a/b:v1", amd64), both)},
+		wantFindings:  []string{"PlatformMismatch=Warn"},
+		wantAllowed:   true,
+	}, {
 		name:         "affinity asked but the workload is not mutable",
 		spec:         v1alpha1.ImagePolicySpec{PlatformAffinity: true},
 		kind:         "Deployment",
@@ -132,7 +140,7 @@ func TestEvaluatePlatforms(t *testing.T) {
 			if tc.kind != "" {
 				obj.Kind = tc.kind
 			}
-			d := compile(t, tc.spec).Evaluate(Input{Object: obj, Results: tc.results})
+			d := compile(t, tc.spec).Evaluate(Input{Object: obj, Results: tc.results, AffinityFixed: tc.affinityFixed})
 			var got []string
 			for _, f := range d.Findings {
 				got = append(got, string(f.Class)+"="+string(f.Action))

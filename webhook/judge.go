@@ -57,9 +57,6 @@ type verdict struct {
 	spec        *corev1.PodSpec
 	specPointer string
 	decision    policies.Decision
-	// affinity is false where the pod's affinity may no longer change: a
-	// Pod after creation, whose spec is immutable but for images.
-	affinity bool
 }
 
 // judge decodes the request, allows early what carries no new image (and,
@@ -103,6 +100,9 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint st
 	if err != nil {
 		return verdict{failed: err}
 	}
+	// A Pod's spec is immutable after creation but for its images: affinity
+	// can only be added when it is created.
+	env.AffinityFixed = req.Operation == admissionv1.Update && obj.Kind == "Pod"
 	d := decide.Decide(ctx, p, obj, uses, env)
 
 	log := logf.FromContext(ctx).V(1)
@@ -114,7 +114,6 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint st
 	return verdict{
 		judged: true, raw: req.Object.Raw, obj: obj, policy: p,
 		spec: spec, specPointer: specPointer, decision: d,
-		affinity: req.Operation == admissionv1.Create || obj.Kind != "Pod",
 	}
 }
 

@@ -48,17 +48,14 @@ type operation struct {
 
 // mutations are the operations the decision asks for: each rewrite (tested
 // against the image it replaces, so a patch never lands on another
-// container), then the platform affinity of the pod spec when it may still
-// change and is not already there.
+// container), then the platform affinity of the pod spec when it is not
+// already there (Decide gives none where the affinity can no longer change).
 func mutations(v verdict) ([]operation, error) {
 	var ops []operation
 	for _, rw := range v.decision.Rewrites {
 		ops = append(ops,
 			operation{Op: "test", Path: rw.Pointer, Value: rw.From},
 			operation{Op: "replace", Path: rw.Pointer, Value: rw.To})
-	}
-	if !v.affinity {
-		return ops, nil
 	}
 	for _, a := range v.decision.Affinity {
 		op, ok, err := affinityOperation(v, a)

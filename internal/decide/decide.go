@@ -29,6 +29,10 @@ type Env struct {
 	// the pod's own os/arch selectors and affinity, which Decide applies).
 	// Nil or an empty result skips platform checks.
 	Platforms func(pod *workload.PodContext) []v1.Platform
+	// AffinityFixed says the pods' node affinity can no longer change (a Pod
+	// after creation), so partial platform support is warned about rather
+	// than pinned with affinity.
+	AffinityFixed bool
 }
 
 // NodePlatforms is an Env.Platforms for a fixed set of node platforms, as
@@ -71,7 +75,7 @@ func Decide(ctx context.Context, p *policies.Policy, obj workload.Object, uses [
 		results[i] = r
 	}
 	resolveAll(ctx, p, env, results, pending)
-	return p.Evaluate(policies.Input{Object: obj, Results: results})
+	return p.Evaluate(policies.Input{Object: obj, Results: results, AffinityFixed: env.AffinityFixed})
 }
 
 // resolveAll resolves results[pending] in parallel; the lookups of one object
