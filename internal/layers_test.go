@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"cmd/pullguard":         {"cmd/pullguard/app"},
 	"examples/demo":         {"internal/fixtures"},
 	"test/e2e":              {}, // only tests (tag e2e) and a doc.go
+	"test/bed":              {"internal/fixtures", "policies/v1alpha1", "webhook"},
 	"hack/baseimage":        {},
 	"cmd/pullguard/app": {
 		"certs",

@@ -17,7 +17,7 @@ func TestEphemeralContainer(t *testing.T) {
 
 	bad := pub(repoAPI, "v9.9.9")
 	r = kubectl(t, "", "debug", "-n", nsApps, "pod/"+name, "--image="+bad, "--container=debugger-bad")
-	if r.code == 0 {
+	if r.Code == 0 {
 		t.Fatalf("kubectl debug with a missing image was admitted:\n%s", r)
 	}
 	wantOutput(t, r, deniedBy, "[NotFound]", `container "debugger-bad"`, bad)

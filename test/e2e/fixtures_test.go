@@ -3,19 +3,9 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
-
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/pullguard/pullguard/internal/fixtures"
-)
-
-var (
-	amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
-	arm64 = v1.Platform{OS: "linux", Architecture: "arm64"}
+	"github.com/pullguard/pullguard/test/bed"
 )
 
 // Repositories of the fixtures, relative to their registry.
@@ -32,75 +22,24 @@ const (
 	tagBilling    = "v3"
 )
 
-// images are the fixtures' digests, by reference as written in manifests.
-type images struct {
-	digests map[string]v1.Hash
+// fixtureImages are every image the cases name.
+func fixtureImages(pub, priv *bed.Registry) []bed.Image {
+	both := []v1.Platform{bed.AMD64, bed.ARM64}
+	return []bed.Image{
+		{Registry: pub, Repo: repoAPI, Tag: tagAPI, Platforms: both},
+		{Registry: pub, Repo: repoAPI, Tag: tagAPINext, Platforms: both},
+		{Registry: pub, Repo: repoAMD64, Tag: tagSingleArch, Platforms: []v1.Platform{bed.AMD64}},
+		{Registry: pub, Repo: repoARM64, Tag: tagSingleArch, Platforms: []v1.Platform{bed.ARM64}},
+		{Registry: pub, Repo: repoRedis, Tag: "latest", Platforms: both},
+		{Registry: priv, Repo: repoBilling, Tag: tagBilling, Platforms: both},
+		// The mirror is a copy of shop/api:v1.2.0 under another prefix of
+		// the public registry: same digest, another name.
+		{Registry: pub, Repo: mirrorPrefix + "/" + repoAPI, Tag: tagAPI, CopyOf: pub.Ref(repoAPI, tagAPI)},
+	}
 }
 
-func (im *images) digest(ref string) v1.Hash { return im.digests[ref] }
+func pub(repo, tag string) string  { return the.Public.Ref(repo, tag) }
+func priv(repo, tag string) string { return the.Private.Ref(repo, tag) }
 
-// pushFixtures pushes every image the cases name.
-func pushFixtures(ctx context.Context, ca *authority, pub, priv *registry) (*images, error) {
-	im := &images{digests: map[string]v1.Hash{}}
-	both := []v1.Platform{amd64, arm64}
-	type push struct {
-		reg       *registry
-		repo, tag string
-		platforms []v1.Platform // one: a single image; more: an index
-	}
-	pushes := []push{
-		{pub, repoAPI, tagAPI, both},
-		{pub, repoAPI, tagAPINext, both},
-		{pub, repoAMD64, tagSingleArch, []v1.Platform{amd64}},
-		{pub, repoARM64, tagSingleArch, []v1.Platform{arm64}},
-		{pub, repoRedis, "latest", both},
-		{priv, repoBilling, tagBilling, both},
-	}
-	for _, p := range pushes {
-		written := fmt.Sprintf("%s/%s:%s", p.reg.host, p.repo, p.tag)
-		ref, err := name.ParseReference(written, name.StrictValidation)
-		if err != nil {
-			return nil, err
-		}
-		opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(ca.transport()), remote.WithAuth(p.reg.auth())}
-		var h v1.Hash
-		if len(p.platforms) == 1 {
-			h, err = fixtures.PushImage(ref, p.platforms[0], opts...)
-		} else {
-			h, err = fixtures.PushIndex(ref, p.platforms, opts...)
-		}
-		if err != nil {
-			return nil, err
-		}
-		im.digests[written] = h
-	}
-	// The mirror is a copy of shop/api:v1.2.0 under another prefix of the
-	// public registry: same digest, another name.
-	src := fmt.Sprintf("%s/%s:%s", pub.host, repoAPI, tagAPI)
-	dst := fmt.Sprintf("%s/%s/%s:%s", pub.host, mirrorPrefix, repoAPI, tagAPI)
-	if err := copyIndex(ctx, ca, src, dst); err != nil {
-		return nil, err
-	}
-	im.digests[dst] = im.digests[src]
-	return im, nil
-}
-
-func copyIndex(ctx context.Context, ca *authority, src, dst string) error {
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(ca.transport())}
-	from, err := name.ParseReference(src, name.StrictValidation)
-	if err != nil {
-		return err
-	}
-	to, err := name.ParseReference(dst, name.StrictValidation)
-	if err != nil {
-		return err
-	}
-	idx, err := remote.Index(from, opts...)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", src, err)
-	}
-	if err := remote.WriteIndex(to, idx, opts...); err != nil {
-		return fmt.Errorf("copy to %s: %w", dst, err)
-	}
-	return nil
-}
+// digest is a fixture's digest, by reference as written.
+func digest(ref string) v1.Hash { return the.Digests[ref] }

@@ -3,13 +3,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,44 +12,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pullguard/pullguard/test/bed"
 )
 
-// kubectlTimeout bounds one kubectl call, well above the webhooks' 10 s.
-const kubectlTimeout = 60 * time.Second
-
 // result is what a user sees of one kubectl call.
-type result struct {
-	args           []string
-	stdout, stderr string
-	code           int
-	elapsed        time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("kubectl %s: exit %d after %s\nstdout:\n%s\nstderr:\n%s",
-		strings.Join(r.args, " "), r.code, r.elapsed.Round(time.Millisecond), r.stdout, r.stderr)
-}
+type result = bed.Result
 
 // kubectl runs the real kubectl against the bed with stdin as its input.
 func kubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), kubectlTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, the.kubectl, args...)
-	// HOME keeps kubectl's discovery cache inside the bed's directory.
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+the.kubeconfig, "HOME="+filepath.Join(the.dir, "home"))
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := result{args: args, stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
+	r, err := the.Kubectl.Run(context.Background(), stdin, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return r
 }
@@ -69,7 +38,7 @@ func apply(t *testing.T, manifest string, flags ...string) result {
 // wantExit fails the test unless r exited with code.
 func wantExit(t *testing.T, r result, code int) {
 	t.Helper()
-	if r.code != code {
+	if r.Code != code {
 		t.Fatalf("want exit %d, got:\n%s", code, r)
 	}
 }
@@ -77,7 +46,7 @@ func wantExit(t *testing.T, r result, code int) {
 // wantOutput fails the test unless every want is in r's output.
 func wantOutput(t *testing.T, r result, wants ...string) {
 	t.Helper()
-	out := r.stdout + r.stderr
+	out := r.Output()
 	for _, w := range wants {
 		if !strings.Contains(out, w) {
 			t.Errorf("output lacks %q:\n%s", w, r)
@@ -88,7 +57,7 @@ func wantOutput(t *testing.T, r result, wants ...string) {
 // wantNoOutput fails the test if any of unwanted is in r's output.
 func wantNoOutput(t *testing.T, r result, unwanted ...string) {
 	t.Helper()
-	out := r.stdout + r.stderr
+	out := r.Output()
 	for _, u := range unwanted {
 		if strings.Contains(out, u) {
 			t.Errorf("output has %q:\n%s", u, r)
@@ -97,15 +66,7 @@ func wantNoOutput(t *testing.T, r result, unwanted ...string) {
 }
 
 // warnings are kubectl's "Warning: " lines.
-func warnings(r result) []string {
-	var out []string
-	for _, l := range strings.Split(r.stderr, "\n") {
-		if strings.HasPrefix(l, "Warning: ") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+func warnings(r result) []string { return r.Warnings() }
 
 // wantAbsent fails the test if kubectl finds the object.
 func wantAbsent(t *testing.T, kind, ns, name string) {
@@ -124,7 +85,7 @@ func jsonpath(t *testing.T, kind, ns, name, path string) string {
 	}
 	r := kubectl(t, "", args...)
 	wantExit(t, r, 0)
-	return r.stdout
+	return r.Stdout
 }
 
 // eventually retries check every 250 ms until it returns "" or timeout

@@ -15,7 +15,7 @@ import (
 func TestPodsMutated(t *testing.T) {
 	t.Parallel()
 	api := pub(repoAPI, tagAPI)
-	apiDigest := the.images.digest(api)
+	apiDigest := digest(api)
 	amd64Only := pub(repoAMD64, tagSingleArch)
 	tests := []struct {
 		name, ns string
@@ -29,7 +29,7 @@ func TestPodsMutated(t *testing.T) {
 	}, {
 		name: "mirror", ns: nsMirror, image: api,
 		path: "{.spec.containers[0].image}",
-		want: fmt.Sprintf("%s/%s/%s:%s", the.public.host, mirrorPrefix, repoAPI, tagAPI),
+		want: fmt.Sprintf("%s/%s/%s:%s", the.Public.Host, mirrorPrefix, repoAPI, tagAPI),
 	}, {
 		name: "affinity", ns: nsAffinity, image: amd64Only,
 		path: `{range .spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[*].matchExpressions[*]}{.key} {.operator} {.values}{"\n"}{end}`,

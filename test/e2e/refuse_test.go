@@ -9,8 +9,6 @@ import (
 	"github.com/pullguard/pullguard/webhook"
 )
 
-func pub(repo, tag string) string  { return fmt.Sprintf("%s/%s:%s", the.public.host, repo, tag) }
-func priv(repo, tag string) string { return fmt.Sprintf("%s/%s:%s", the.private.host, repo, tag) }
 
 // deniedBy is the line kubectl prints for a denial of the validating webhook.
 var deniedBy = fmt.Sprintf("admission webhook %q denied the request", webhook.ValidatingWebhookName)
@@ -30,9 +28,9 @@ func TestApplyRefused(t *testing.T) {
 		// The repository has no "latest": both findings, and the fix
 		// names the newest version.
 		name:   "no-tag",
-		spec:   spec{image: the.public.host + "/" + repoAPI},
+		spec:   spec{image: the.Public.Host + "/" + repoAPI},
 		denies: "2 image uses",
-		want: []string{"[ImplicitLatest]", fmt.Sprintf(`image %q names no tag`, the.public.host+"/"+repoAPI),
+		want: []string{"[ImplicitLatest]", fmt.Sprintf(`image %q names no tag`, the.Public.Host+"/"+repoAPI),
 			"[NotFound]", fmt.Sprintf("use an existing tag such as %q", pub(repoAPI, tagAPINext))},
 	}, {
 		name: "missing-tag",
@@ -42,8 +40,8 @@ func TestApplyRefused(t *testing.T) {
 	}, {
 		name: "private-without-secret",
 		spec: spec{image: priv(repoBilling, tagBilling)},
-		want: []string{"[Unauthorized]", fmt.Sprintf("registry %q refused to serve it without valid credentials", the.private.host),
-			"no credentials for " + the.private.host + " were found", "kubectl create secret docker-registry"},
+		want: []string{"[Unauthorized]", fmt.Sprintf("registry %q refused to serve it without valid credentials", the.Private.Host),
+			"no credentials for " + the.Private.Host + " were found", "kubectl create secret docker-registry"},
 	}, {
 		name: "wrong-arch",
 		spec: spec{image: pub(repoARM64, tagSingleArch), nodeSelector: amd64Only},

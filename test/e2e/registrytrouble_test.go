@@ -18,7 +18,7 @@ func TestRegistryTrouble(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, host string }{
 		{"down", the.down},
-		{"hanging", the.hang.addr()},
+		{"hanging", the.hang.Addr()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,8 +32,8 @@ func TestRegistryTrouble(t *testing.T) {
 			if diff := diffLines(want, warnings(r)); diff != "" {
 				t.Errorf("warnings (-want +got):\n%s\n%s", diff, r)
 			}
-			if r.elapsed >= webhookTimeout {
-				t.Errorf("kubectl apply took %s, not less than the webhook timeout %s", r.elapsed, webhookTimeout)
+			if r.Elapsed >= webhookTimeout {
+				t.Errorf("kubectl apply took %s, not less than the webhook timeout %s", r.Elapsed, webhookTimeout)
 			}
 		})
 	}

@@ -28,7 +28,7 @@ func TestUpdateJudgesOnlyChangedImages(t *testing.T) {
 	// until a new object with the same image is refused.
 	probe := podYAML(t, nsUpdate, "update-probe", spec{image: gone})
 	eventually(t, 20*time.Second, func() string {
-		if r := apply(t, probe, "--dry-run=server"); r.code == 0 {
+		if r := apply(t, probe, "--dry-run=server"); r.Code == 0 {
 			return "the webhooks do not judge " + nsUpdate + " yet:\n" + r.String()
 		}
 		return ""

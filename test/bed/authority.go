@@ -1,6 +1,4 @@
-//go:build e2e
-
-package e2e
+package bed
 
 import (
 	"crypto/ecdsa"
@@ -19,24 +17,28 @@ import (
 	"time"
 )
 
-// authority is the bed's throwaway CA: it signs the webhook's serving
-// certificate and each registry's, so the API server, pullguard and the
-// fixtures' pushes all verify TLS instead of skipping it.
-type authority struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	pem     []byte
-	pemPath string
+// Authority is the bed's throwaway CA: it signs each registry's serving
+// certificate (and the webhook's, unless serve bootstraps its own), so the
+// API server, pullguard and the fixtures' pushes all verify TLS instead of
+// skipping it.
+type Authority struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	// PEM is the CA certificate; PEMPath the file holding it.
+	PEM     []byte
+	PEMPath string
 }
 
-func newAuthority(dir string) (*authority, error) {
+// NewAuthority makes a CA valid for a day and writes its certificate to
+// dir/ca.crt.
+func NewAuthority(dir string) (*Authority, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "pullguard e2e CA"},
+		Subject:               pkix.Name{CommonName: "pullguard test bed CA"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -51,14 +53,17 @@ func newAuthority(dir string) (*authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &authority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-	a.pemPath = filepath.Join(dir, "ca.crt")
-	return a, os.WriteFile(a.pemPath, a.pem, 0o600)
+	a := &Authority{cert: cert, key: key, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	a.PEMPath = filepath.Join(dir, "ca.crt")
+	return a, os.WriteFile(a.PEMPath, a.PEM, 0o600)
 }
 
-// serving writes a certificate for 127.0.0.1 and localhost signed by a, as
+// Serving writes a certificate for 127.0.0.1 and localhost signed by a, as
 // certFile and keyFile in dir (Go clients demand the IP in the SANs).
-func (a *authority) serving(dir, certFile, keyFile string, serial int64) error {
+func (a *Authority) Serving(dir, certFile, keyFile string, serial int64) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -90,8 +95,8 @@ func (a *authority) serving(dir, certFile, keyFile string, serial int64) error {
 	return os.WriteFile(filepath.Join(dir, keyFile), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 }
 
-// transport trusts only the bed's CA.
-func (a *authority) transport() *http.Transport {
+// Transport trusts only the bed's CA.
+func (a *Authority) Transport() *http.Transport {
 	pool := x509.NewCertPool()
 	pool.AddCert(a.cert)
 	t := http.DefaultTransport.(*http.Transport).Clone()
