@@ -93,4 +93,18 @@ spec:
 YAML
 log "pullguard check -f $work/pod.yaml --platform $platforms"
 "$pullguard" check -f "$work/pod.yaml" --platform "$platforms" "${docker_config_flag[@]}"
+
+# The control: the same check must deny a tag that was never pushed, or the
+# pass above proves nothing (e.g. lookups skipped).
+sed "s|image: $KO_DOCKER_REPO:$tag\$|image: $KO_DOCKER_REPO:$tag-never-pushed|" "$work/pod.yaml" >"$work/pod-missing.yaml"
+set +e
+"$pullguard" check -f "$work/pod-missing.yaml" --platform "$platforms" "${docker_config_flag[@]}" >"$work/missing.out" 2>&1
+code=$?
+set -e
+if [[ $code -ne 1 ]] || ! grep -q "never-pushed" "$work/missing.out"; then
+	log "error: pullguard check of a missing tag exited $code, want 1 (denied):"
+	cat "$work/missing.out" >&2
+	exit 1
+fi
+log "control: a missing tag is denied: $(grep -m1 never-pushed "$work/missing.out")"
 echo "$image"
