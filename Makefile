@@ -93,11 +93,16 @@ $(CONTROLLER_GEN):
 ##@ Run
 
 .PHONY: run
-run: build ## Demo: local registries with sample images, and `pullguard check` on examples/manifests.
-	$(GO) run ./examples/demo --pullguard bin/pullguard $(DEMO_ARGS)
+run: testbed build ## Demo: a local cluster with pullguard; applies examples/manifests with kubectl and leaves it running.
+	$(GO) build -o bin/pullguard-demo ./examples/demo
+	eval "$$(test/testbed/env.sh --strict)" && bin/pullguard-demo up --pullguard bin/pullguard $(DEMO_ARGS)
 
 .PHONY: demo
 demo: run ## Same as run.
+
+.PHONY: demo-down
+demo-down: ## Stop the cluster make run left running (safe to repeat).
+	@if [ -x bin/pullguard-demo ]; then bin/pullguard-demo down; else $(GO) run ./examples/demo down; fi
 
 ##@ Packaging
 

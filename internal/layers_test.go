@@ -30,15 +30,16 @@ var allowed = map[string][]string{
 	"internal/cluster": {
 		"internal/keychain", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1",
 	},
-	"webhook":               {"internal/decide", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
-	"internal/metrics":      {"internal/addressguard", "internal/resolve", "policies"},
-	"internal/policystatus": {"policies", "policies/v1alpha1"},
-	"certs":                 {},
-	"cmd/pullguard":         {"cmd/pullguard/app"},
-	"examples/demo":         {"internal/fixtures"},
-	"test/e2e":              {}, // only tests (tag e2e) and a doc.go
-	"test/bed":              {"internal/fixtures", "policies/v1alpha1", "webhook"},
-	"hack/baseimage":        {},
+	"webhook":                   {"internal/decide", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
+	"internal/metrics":          {"internal/addressguard", "internal/resolve", "policies"},
+	"internal/policystatus":     {"policies", "policies/v1alpha1"},
+	"certs":                     {},
+	"cmd/pullguard":             {"cmd/pullguard/app"},
+	"examples/demo":             {"examples/demo/walkthrough", "test/bed"},
+	"examples/demo/walkthrough": {"test/bed"},
+	"test/e2e":                  {}, // only tests (tag e2e) and a doc.go
+	"test/bed":                  {"internal/fixtures", "policies/v1alpha1", "webhook"},
+	"hack/baseimage":            {},
 	"cmd/pullguard/app": {
 		"certs",
 		"internal/addressguard", "internal/cluster", "internal/decide", "internal/keychain",

@@ -86,6 +86,7 @@ type Options struct {
 // Bed is everything Start started.
 type Bed struct {
 	Dir      string
+	Binaries Binaries
 	CA       *Authority
 	API      *APIServer
 	Public   *Registry
@@ -100,7 +101,7 @@ type Bed struct {
 // images; nodes and whatever Prepare creates; pullguard; then the webhook
 // configurations. It returns what it started even on error: call Stop.
 func Start(ctx context.Context, o Options) (*Bed, error) {
-	b := &Bed{Dir: o.Dir, progress: o.Progress}
+	b := &Bed{Dir: o.Dir, Binaries: o.Binaries, progress: o.Progress}
 	if b.progress == nil {
 		b.progress = io.Discard
 	}

@@ -5,6 +5,7 @@ package e2e
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/pullguard/pullguard/examples/demo/walkthrough"
 	"github.com/pullguard/pullguard/test/bed"
 )
 
@@ -22,10 +23,10 @@ const (
 	tagBilling    = "v3"
 )
 
-// fixtureImages are every image the cases name.
+// fixtureImages are every image the cases name, and the demo's.
 func fixtureImages(pub, priv *bed.Registry) []bed.Image {
 	both := []v1.Platform{bed.AMD64, bed.ARM64}
-	return []bed.Image{
+	return append([]bed.Image{
 		{Registry: pub, Repo: repoAPI, Tag: tagAPI, Platforms: both},
 		{Registry: pub, Repo: repoAPI, Tag: tagAPINext, Platforms: both},
 		{Registry: pub, Repo: repoAMD64, Tag: tagSingleArch, Platforms: []v1.Platform{bed.AMD64}},
@@ -35,7 +36,7 @@ func fixtureImages(pub, priv *bed.Registry) []bed.Image {
 		// The mirror is a copy of shop/api:v1.2.0 under another prefix of
 		// the public registry: same digest, another name.
 		{Registry: pub, Repo: mirrorPrefix + "/" + repoAPI, Tag: tagAPI, CopyOf: pub.Ref(repoAPI, tagAPI)},
-	}
+	}, walkthrough.Images(pub, priv)...)
 }
 
 func pub(repo, tag string) string  { return the.Public.Ref(repo, tag) }
