@@ -110,4 +110,3 @@ func pod(name, ns, image string) *corev1.Pod {
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
 	}
 }
-

@@ -9,7 +9,6 @@ import (
 	"github.com/pullguard/pullguard/webhook"
 )
 
-
 // deniedBy is the line kubectl prints for a denial of the validating webhook.
 var deniedBy = fmt.Sprintf("admission webhook %q denied the request", webhook.ValidatingWebhookName)
 
