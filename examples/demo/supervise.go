@@ -33,6 +33,7 @@ type state struct {
 	Kubeconfig string            `json:"kubeconfig"`
 	Kubectl    string            `json:"kubectl"`
 	Vars       map[string]string `json:"vars"`
+	RegistryCA string            `json:"registryCA"`
 }
 
 // supervise runs the bed until SIGTERM or SIGINT, then stops it. It is the
@@ -75,7 +76,7 @@ func supervise(ctx context.Context, dir, pullguard, crds string) error {
 		b.DumpLogs(os.Stdout, 5000)
 		return err
 	}
-	st := state{Kubeconfig: b.API.Kubeconfig, Kubectl: bins.Kubectl, Vars: walkthrough.Vars(b.Public, b.Private)}
+	st := state{Kubeconfig: b.API.Kubeconfig, Kubectl: bins.Kubectl, Vars: walkthrough.Vars(b.Public, b.Private), RegistryCA: b.CA.PEMPath}
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

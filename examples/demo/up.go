@@ -59,7 +59,7 @@ func up(ctx context.Context, dir, pullguard, manifests, crds string) error {
 	fmt.Printf("Registries: %s (public), %s (basic auth). Nodes: node-amd64, node-arm64.\n", st.Vars["REGISTRY"], st.Vars["PRIVATE_REGISTRY"])
 	fmt.Printf("The manifests of %s, rendered for these registries, are in %s:\n", manifests, rendered)
 	k := bed.Kubectl{Bin: st.Kubectl, Kubeconfig: st.Kubeconfig, Home: filepath.Join(dir, "home"), Dir: rendered}
-	runErr := walkthrough.Run(ctx, walkthrough.Env{Kubectl: k, Vars: st.Vars, Pullguard: pg, Out: os.Stdout})
+	runErr := walkthrough.Run(ctx, walkthrough.Env{Kubectl: k, Vars: st.Vars, Pullguard: pg, RegistryCA: st.RegistryCA, Out: os.Stdout})
 	fmt.Printf(`
 The demo cluster keeps running. Try your own manifests:
   export KUBECONFIG=%s PATH=%s:$PATH

@@ -24,7 +24,7 @@ func TestDemoWalkthrough(t *testing.T) {
 	k := the.Kubectl
 	k.Dir = dir
 	var out bytes.Buffer
-	err := walkthrough.Run(context.Background(), walkthrough.Env{Kubectl: k, Vars: vars, Pullguard: the.Binaries.Pullguard, Out: &out})
+	err := walkthrough.Run(context.Background(), walkthrough.Env{Kubectl: k, Vars: vars, Pullguard: the.Binaries.Pullguard, RegistryCA: the.CA.PEMPath, Out: &out})
 	if err != nil {
 		t.Errorf("%v\nwalkthrough output:\n%s", err, out.String())
 	}

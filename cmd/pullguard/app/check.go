@@ -34,6 +34,7 @@ type checkOptions struct {
 	policyFile         string
 	platforms          []string
 	dockerConfig       string
+	registryCAFile     string
 	insecureRegistries []string
 	timeout            time.Duration
 	output             string
@@ -63,6 +64,7 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 	f.StringVar(&o.policyFile, "policy", "", "ImagePolicy file (default: the built-in policy)")
 	f.StringSliceVar(&o.platforms, "platform", []string{defaultPlatform}, "os/arch[/variant] platforms the cluster's nodes run, comma separated")
 	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config JSON with registry credentials (auths format)")
+	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "time budget to resolve the images of one object")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
@@ -153,6 +155,15 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 		AllowLoopback:      true,
 		AllowPrivate:       network.AllowPrivate,
 		InsecureRegistries: insecure,
+	}
+	if o.registryCAFile != "" {
+		pem, err := os.ReadFile(o.registryCAFile)
+		if err != nil {
+			return nil, usageError("reading registry CA: %w", err)
+		}
+		if guard.RootCAs, err = addressguard.SystemPoolWith(pem); err != nil {
+			return nil, usageError("--registry-ca-file %s: %w", o.registryCAFile, err)
+		}
 	}
 	lookup := resolve.New(
 		resolve.WithTransport(guard.Transport()),

@@ -4,15 +4,23 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	imagefixtures "github.com/pullguard/pullguard/internal/fixtures"
 	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
@@ -327,5 +335,58 @@ func TestCheckPlainHTTPNeedsInsecure(t *testing.T) {
 	}
 	if len(out.Findings) != 1 || out.Findings[0].Finding != "Unreachable" || !strings.Contains(out.Findings[0].Message, "--insecure-registry") {
 		t.Errorf("want one Unreachable finding naming --insecure-registry, got %+v", out.Findings)
+	}
+}
+
+// A registry with a private CA is trusted through --registry-ca-file and
+// refused without it (no silent fallback to unverified TLS).
+func TestCheckRegistryCA(t *testing.T) {
+	t.Parallel()
+	quiet := log.New(io.Discard, "", 0)
+	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(quiet)))
+	srv.Config.ErrorLog = quiet // the refused handshake is the point of one case
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	ref, err := name.ParseReference(host + "/shop/api:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imagefixtures.PushIndex(ref, []v1.Platform{amd64, arm64}, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ca := writeFile(t, dir, "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	file := writeFile(t, dir, "app.yaml", deployment("api", host+"/shop/api:v1"))
+	tests := []struct {
+		name        string
+		args        []string
+		wantFinding []finding
+	}{
+		{"trusted with the CA", []string{"--registry-ca-file", ca}, nil},
+		{"unknown authority without it", nil, []finding{{"Deployment/shop/api", "c0", "Unreachable", "Warn"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := runMain(t, "", append([]string{"check", "-o", "json", "-f", file}, tt.args...)...)
+			if code != ExitOK {
+				t.Fatalf("exit %d; stderr: %s", code, stderr)
+			}
+			var out checkOutput
+			if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+				t.Fatal(err)
+			}
+			var got []finding
+			for _, f := range out.Findings {
+				got = append(got, finding{f.Object, f.Container, f.Finding, f.Action})
+			}
+			if diff := cmp.Diff(tt.wantFinding, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if code, _, stderr := runMain(t, "", "check", "-f", file, "--registry-ca-file", file); code != ExitUsage || !strings.Contains(stderr, "registry-ca-file") {
+		t.Errorf("a CA file without certificates: exit %d, stderr %q", code, stderr)
 	}
 }

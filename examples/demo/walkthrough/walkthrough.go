@@ -119,7 +119,10 @@ type Env struct {
 	Vars    map[string]string
 	// Pullguard, when set, is the binary for the closing `pullguard check`.
 	Pullguard string
-	Out       io.Writer
+	// RegistryCA is the PEM file of the CA that signed the registries'
+	// certificates, for `pullguard check --registry-ca-file`.
+	RegistryCA string
+	Out        io.Writer
 }
 
 // ErrUnexpected is wrapped for each step whose outcome is not the one the
@@ -172,9 +175,8 @@ func check(s Step, code int, out string, vars map[string]string) error {
 
 // runCheck shows the same decisions without a cluster, as CI gets them.
 func runCheck(ctx context.Context, env Env) error {
-	args := []string{"check", "-f", ".", "--platform", "linux/amd64,linux/arm64",
-		"--insecure-registry", env.Vars["REGISTRY"], "--insecure-registry", env.Vars["PRIVATE_REGISTRY"]}
-	fmt.Fprintf(env.Out, "\n# The same files in CI, without a cluster (TLS unverified: pullguard check has no CA flag):\n$ pullguard %s\n", strings.Join(args, " "))
+	args := []string{"check", "-f", ".", "--platform", "linux/amd64,linux/arm64", "--registry-ca-file", env.RegistryCA}
+	fmt.Fprintf(env.Out, "\n# The same files in CI, without a cluster:\n$ pullguard %s\n", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, env.Pullguard, args...)
 	cmd.Dir = env.Kubectl.Dir
 	out, err := cmd.CombinedOutput()
