@@ -53,7 +53,7 @@ unit: ## Unit and command tests (race detector on).
 	$(GO) test -race -count=1 ./...
 
 .PHONY: test
-test: lint verify-generated unit chart-lint ## Everything CI runs: lint, generated files, all tests, the chart, then the end-to-end tests.
+test: lint verify-generated unit chart-lint image ## Everything CI runs: lint, generated files, all tests, the chart, the image (built with ko and checked by pullguard), then the end-to-end tests.
 	@$(MAKE) --no-print-directory e2e
 
 .PHONY: bench
