@@ -15,11 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	imagefixtures "github.com/pullguard/pullguard/internal/fixtures"
 )
 
 // fixtures are the images every test registry holds.
@@ -70,36 +68,18 @@ func pushFixtures(t testing.TB, reg http.Handler) fixtures {
 	seed := httptest.NewServer(reg)
 	defer seed.Close()
 	host := seed.Listener.Addr().String()
-	img := func(p v1.Platform) v1.Image {
-		i, err := random.Image(64, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := i.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg = cfg.DeepCopy()
-		cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
-		i, err = mutate.ConfigFile(i, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return i
+	idx, err := imagefixtures.Index(v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	amd := img(v1.Platform{OS: "linux", Architecture: "amd64"})
-	arm := img(v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
-	att := img(v1.Platform{OS: "unknown", Architecture: "unknown"})
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
-		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
-		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
-			Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
-			Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest"},
-		}},
-	)
-	single := img(v1.Platform{OS: "linux", Architecture: "arm64"})
-	win := img(v1.Platform{OS: "windows", Architecture: "amd64"})
+	single, err := imagefixtures.Image(v1.Platform{OS: "linux", Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	win, err := imagefixtures.Image(v1.Platform{OS: "windows", Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	writeIdx := func(ref string, ii v1.ImageIndex) {
 		if err := remote.WriteIndex(mustTag(t, host+"/"+ref), ii); err != nil {
