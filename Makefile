@@ -75,8 +75,8 @@ testbed: ## Build kube-apiserver, etcd, kubectl, registry and crane into $(CACHE
 	test/testbed/build.sh
 
 .PHONY: e2e
-e2e: testbed build ## End-to-end tests: real API server and etcd, registries, kubectl, bin/pullguard serve.
-	eval "$$(test/testbed/env.sh --strict)" && $(GO) test -tags e2e -count=1 -v ./test/e2e/
+e2e: testbed build ## End-to-end tests: real API server and etcd, registries, kubectl, bin/pullguard serve, the chart.
+	eval "$$(test/testbed/env.sh --strict)" && PULLGUARD_HELM=$(HELM) $(GO) test -tags e2e -count=1 -v ./test/e2e/
 
 ##@ Tools (built from the Go module proxy into $(TOOLS_DIR))
 
@@ -149,6 +149,9 @@ $(HELM):
 	@mkdir -p $(TOOLS_DIR)
 	GOBIN=$(TOOLS_DIR)/.tmp $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	mv $(TOOLS_DIR)/.tmp/helm $@
+
+# e2e renders the chart with the pinned helm (TestChart); here, where HELM is set.
+e2e: $(HELM)
 
 $(KO):
 	@mkdir -p $(TOOLS_DIR)

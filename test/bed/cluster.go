@@ -30,16 +30,19 @@ type APIServer struct {
 }
 
 // StartAPIServer starts etcd and kube-apiserver from the assets directory
-// (KUBEBUILDER_ASSETS), installs the CRDs of crdDir and writes the
-// kubeconfig to kubeconfigPath. Stop the returned server even on error.
+// (KUBEBUILDER_ASSETS), installs the CRDs of crdDir (none when it is "", for
+// a caller that installs them itself, as a chart install does) and writes
+// the kubeconfig to kubeconfigPath. Stop the returned server even on error.
 func StartAPIServer(assets, crdDir, kubeconfigPath string) (*APIServer, error) {
 	s := &APIServer{Env: &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
-		CRDDirectoryPaths:        []string{crdDir},
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 60 * time.Second,
 		ControlPlaneStopTimeout:  20 * time.Second,
 	}}
+	if crdDir != "" {
+		s.Env.CRDDirectoryPaths = []string{crdDir}
+	}
 	cfg, err := s.Env.Start()
 	if err != nil {
 		return s, fmt.Errorf("start kube-apiserver and etcd: %w", err)
