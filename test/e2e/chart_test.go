@@ -126,23 +126,32 @@ func TestChart(t *testing.T) {
 	}
 
 	ok = t.Run("dry-run", func(t *testing.T) {
-		for _, tc := range []struct {
-			mode  string
+		type render struct {
+			name  string
 			flags []string
-			skip  []string
-		}{
-			{mode: "self-signed"},
-			{mode: "cert-manager", flags: []string{"--api-versions", "cert-manager.io/v1"}, skip: certManagerKinds},
-		} {
-			t.Run(tc.mode, func(t *testing.T) {
+		}
+		renders := []render{
+			{name: "self-signed"},
+			{name: "cert-manager", flags: []string{"--api-versions", "cert-manager.io/v1"}},
+		}
+		// The values make chart-lint checks, so their policies and
+		// settings meet the schemas too.
+		ciValues, err := filepath.Glob(filepath.Join(chartDir, "ci", "*.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range ciValues {
+			renders = append(renders, render{name: "ci/" + filepath.Base(f), flags: []string{"-f", f}})
+		}
+		for _, tc := range renders {
+			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
-				skipped, objs := split(renderChart(t, helmBin, tc.flags...), tc.skip...)
-				if len(tc.skip) > 0 && len(skipped) == 0 {
-					t.Fatalf("the %s render has none of %v", tc.mode, tc.skip)
-				}
+				certManager, objs := split(renderChart(t, helmBin, tc.flags...), certManagerKinds...)
 				deployments, _ := split(objs, kindDeployment)
-				if selfSigned := slices.Contains(serveArgs(t, deployments).list, "--self-signed"); selfSigned != (tc.mode == "self-signed") {
-					t.Errorf("the %s render's Deployment runs serve with --self-signed %t", tc.mode, selfSigned)
+				selfSigned := slices.Contains(serveArgs(t, deployments).list, "--self-signed")
+				if selfSigned == (len(certManager) > 0) {
+					t.Errorf("serve runs with --self-signed %t, and the render has %d cert-manager objects: want them exactly without it",
+						selfSigned, len(certManager))
 				}
 				c.serverSideApply(t, objs, "--dry-run=server")
 			})
