@@ -7,7 +7,6 @@ package decide
 
 import (
 	"context"
-	"errors"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -98,11 +97,8 @@ func resolveAll(ctx context.Context, p *policies.Policy, env Env, results []poli
 	for j, out := range resolve.ResolveAll(ctx, env.Lookup, reqs) {
 		i := pending[j]
 		if out.Err != nil {
-			var re *resolve.Error
-			if !errors.As(out.Err, &re) {
-				re = resolve.Classify(results[i].Use.Image, results[i].Ref.Registry, out.Err)
-			}
-			results[i].Err = re
+			// ResolveAll has classified it already.
+			results[i].Err = out.Err
 			continue
 		}
 		facts := out.Facts
