@@ -63,23 +63,19 @@ func (r *Resolver) digestOf(ctx context.Context, ref Reference, image string, cr
 	if err == nil {
 		return desc.Digest, nil
 	}
-	if !headCannotAnswer(err) {
-		e := Classify(image, ref.Registry, err)
-		if e.Class == NotFound {
-			e.Suggestions = r.suggest(ctx, p, ref)
+	if headCannotAnswer(err) {
+		r.log.V(1).Info("HEAD cannot answer, using GET", "registry", ref.Registry, "repository", ref.Repository)
+		d, gerr := p.Get(ctx, nref)
+		if gerr == nil {
+			return d.Digest, nil
 		}
-		return v1.Hash{}, e
+		err = gerr
 	}
-	r.log.V(1).Info("HEAD cannot answer, using GET", "registry", ref.Registry, "repository", ref.Repository)
-	d, err := p.Get(ctx, nref)
-	if err != nil {
-		e := Classify(image, ref.Registry, err)
-		if e.Class == NotFound {
-			e.Suggestions = r.suggest(ctx, p, ref)
-		}
-		return v1.Hash{}, e
+	e := Classify(image, ref.Registry, err)
+	if e.Class == NotFound {
+		e.Suggestions = r.suggest(ctx, p, ref)
 	}
-	return d.Digest, nil
+	return v1.Hash{}, e
 }
 
 // headCannotAnswer reports whether a failed HEAD says nothing about the
