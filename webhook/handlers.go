@@ -13,11 +13,15 @@ import (
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
-// DefaultBudget is each request's time for resolving images: two seconds
-// below DefaultTimeoutSeconds, so the answer (Unreachable for what is still
+// BudgetMargin is kept free below the webhook timeout for decoding, the
+// answer and the network, so the answer (Unreachable for what is still
 // unknown, decided by the policy) reaches the API server before it gives up
 // on the webhook and applies the failure policy instead.
-const DefaultBudget = time.Duration(DefaultTimeoutSeconds)*time.Second - 2*time.Second
+const BudgetMargin = 2 * time.Second
+
+// DefaultBudget is each request's time for resolving images: BudgetMargin
+// below DefaultTimeoutSeconds.
+const DefaultBudget = time.Duration(DefaultTimeoutSeconds)*time.Second - BudgetMargin
 
 // The endpoint names given to Recorder.Admission.
 const (

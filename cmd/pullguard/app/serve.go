@@ -33,10 +33,6 @@ const (
 	// The API server accepts timeoutSeconds from 1 to 30.
 	minWebhookTimeout = time.Second
 	maxWebhookTimeout = 30 * time.Second
-	// budgetMargin is kept free below the webhook timeout for decoding,
-	// the answer and the network, so pullguard answers before the API
-	// server gives up on it (then the failure policy decides instead).
-	budgetMargin = 2 * time.Second
 )
 
 // exitServeFailed is serve's exit status when the server could not start or
@@ -206,8 +202,8 @@ func validateRegistryHost(h string) error {
 	return nil
 }
 
-// budget is the per-request time for resolving images: budgetMargin below
-// the webhook timeout, or half of it for short timeouts.
+// budget is the per-request time for resolving images: webhook.BudgetMargin
+// below the webhook timeout, or half of it for short timeouts.
 func (o *serveOptions) budget() time.Duration {
-	return o.webhookTimeout - min(budgetMargin, o.webhookTimeout/2)
+	return o.webhookTimeout - min(webhook.BudgetMargin, o.webhookTimeout/2)
 }
