@@ -29,10 +29,11 @@ const (
 )
 
 // DefaultTimeoutSeconds is the webhooks' timeoutSeconds; each request's budget
-// is set below it (see Budget).
+// is set below it (see DefaultBudget).
 const DefaultTimeoutSeconds int32 = 10
 
-// podOperations are the operations checked on Pods; workloads the same.
+// operations are those both webhooks intercept, on Pods and workloads alike:
+// DELETE carries no new image.
 var operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 
 // Rules lists what both webhooks intercept: Pods (and their ephemeral
@@ -152,8 +153,9 @@ func ValidatingConfiguration(o ConfigOptions) *admissionregistrationv1.Validatin
 	}
 }
 
-// matchConditions skip calls the API server can rule out itself: status
-// updates and deletions carry no new images (only the spec does).
+// matchConditions skip calls the API server can rule out itself: an update
+// of an object being deleted (a finalizer removed) carries no new image.
+// Status updates never come here, as Rules names no status subresource.
 func matchConditions() []admissionregistrationv1.MatchCondition {
 	return []admissionregistrationv1.MatchCondition{{
 		Name:       "not-being-deleted",
