@@ -10,6 +10,7 @@ package keychain
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -74,7 +75,7 @@ func (k *Keychain) Sources(registry string) []string {
 	host := NormalizeRegistry(registry)
 	var sources []string
 	for _, e := range k.entries {
-		if e.host == host && !contains(sources, e.source) {
+		if e.host == host && !slices.Contains(sources, e.source) {
 			sources = append(sources, e.source)
 		}
 	}
@@ -92,15 +93,6 @@ func (k *Keychain) match(registry string) *entry {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // NormalizeRegistry turns a docker config key or a registry name into the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"syscall"
 	"time"
 
@@ -73,12 +74,7 @@ func retryable(err error) bool {
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {
-		for _, c := range retryStatusCodes {
-			if te.StatusCode == c {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(retryStatusCodes, te.StatusCode)
 	}
 	if _, _, blocked := classifyBlocked(err); blocked {
 		return false
