@@ -89,7 +89,7 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 			return serveFailed(fmt.Errorf("certificate client: %w", err))
 		}
 		co := o.certOptions()
-		if err := certs.Bootstrap(logf.IntoContext(ctx, log.WithName("certs")), certClient, co); err != nil {
+		if err := certs.Bootstrap(logf.IntoContext(ctx, log), certClient, co); err != nil {
 			return serveFailed(fmt.Errorf("self-signed certificate: %w", err))
 		}
 		if err := mgr.Add(certs.NewRunnable(certClient, co)); err != nil {
