@@ -80,7 +80,8 @@ func New(t testing.TB, opts ...Option) *Registry {
 	return r
 }
 
-// Ref is "HOST/repo:tag" (or "HOST/repo@digest" when tag starts with "sha256:").
+// Ref prefixes this registry's host: "repo:tag" → "HOST/repo:tag",
+// "repo@sha256:…" → "HOST/repo@sha256:…".
 func (r *Registry) Ref(repoAndTag string) string { return r.Host + "/" + repoAndTag }
 
 // ManifestRequests counts the manifest GETs and HEADs served so far.
