@@ -17,11 +17,11 @@ func Uses(spec *corev1.PodSpec, specPointer string) []ImageUse {
 	if spec == nil {
 		return nil
 	}
-	pod := contextOf(spec, specPointer)
 	n := len(spec.InitContainers) + len(spec.Containers) + len(spec.EphemeralContainers)
 	if n == 0 {
 		return nil
 	}
+	pod := contextOf(spec, specPointer)
 	uses := make([]ImageUse, 0, n)
 	add := func(kind ContainerKind, i int, name, image string) {
 		uses = append(uses, ImageUse{
