@@ -94,7 +94,7 @@ func classify(err error) (Class, int, string) {
 		if opErr.Op != "dial" {
 			what = opErr.Op + " from"
 		}
-		return Unreachable, 0, fmt.Sprintf("cannot %s registry: %s", what, redactText(opErr.Err.Error()))
+		return Unreachable, 0, fmt.Sprintf("cannot %s registry: %s", what, redactText(fmt.Sprint(opErr.Err)))
 	}
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
@@ -204,7 +204,7 @@ func classifyTLS(err error) (string, bool) {
 	case errors.As(err, &invalidErr):
 		return "registry certificate is invalid: " + invalidErr.Error(), true
 	case errors.As(err, &verr):
-		return "registry certificate cannot be verified: " + redactText(verr.Err.Error()), true
+		return "registry certificate cannot be verified: " + redactText(fmt.Sprint(verr.Err)), true
 	}
 	return "", false
 }

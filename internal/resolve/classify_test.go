@@ -52,6 +52,7 @@ func TestClassify(t *testing.T) {
 		{"canceled", context.Canceled, Unreachable, 0, "canceled"},
 		{"dns", &url.Error{Op: "Get", URL: "https://nope.invalid/v2/", Err: &net.OpError{Op: "dial", Err: &net.DNSError{Name: "nope.invalid", Err: "no such host", IsNotFound: true}}}, Unreachable, 0, `registry host "nope.invalid" does not exist`},
 		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, Unreachable, 0, "cannot connect to registry: connect: connection refused"},
+		{"verification error without cause", &tls.CertificateVerificationError{}, Unreachable, 0, "cannot be verified"},
 		{"plain http server", &url.Error{Op: "Get", URL: "https://h/v2/", Err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}}, Unreachable, 0, "does not speak TLS"},
 		{"unknown CA", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, Unreachable, 0, "unknown authority"},
 		{"bad body", &badResponseError{what: "index manifest does not parse", err: syntaxErr}, Unreachable, 0, "cannot read: index manifest does not parse"},

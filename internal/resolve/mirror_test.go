@@ -15,6 +15,7 @@ func TestMirrorFor(t *testing.T) {
 		want  string // the mirrored reference, "" for none
 	}{
 		{"nginx:1.27", []Mirror{{From: "docker.io", To: "mirror.example.com/dockerhub"}}, "mirror.example.com/dockerhub/library/nginx:1.27"},
+		{"nginx:1.27", []Mirror{{From: "registry-1.docker.io", To: "mirror.example.com/dockerhub"}}, "mirror.example.com/dockerhub/library/nginx:1.27"},
 		{"docker.io/library/nginx", []Mirror{{From: "index.docker.io", To: "m.example.com/hub/"}}, "m.example.com/hub/library/nginx"},
 		{"nginx@" + testDigest, []Mirror{{From: "docker.io/library", To: "m.example.com/lib"}}, "m.example.com/lib/nginx@" + testDigest},
 		{"ghcr.io/acme/api:v1", []Mirror{{From: "ghcr.io/acme/api", To: "m.example.com/api"}}, "m.example.com/api:v1"},

@@ -92,10 +92,11 @@ func WithUserAgent(ua string) Option {
 }
 
 // normalizeHost spells a registry host the way pkg/name does ("docker.io"
-// is "index.docker.io" inside go-containerregistry).
+// is "index.docker.io" inside go-containerregistry; "registry-1.docker.io"
+// is the host Docker Hub really serves from, and the same registry).
 func normalizeHost(h string) string {
 	h = strings.ToLower(strings.TrimSpace(h))
-	if h == "docker.io" {
+	if h == "docker.io" || h == "registry-1.docker.io" {
 		return name.DefaultRegistry
 	}
 	return h
