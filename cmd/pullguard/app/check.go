@@ -144,30 +144,20 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 	if err != nil {
 		return nil, usageError("%w", err)
 	}
-	network := policy.Network()
-	insecure := append([]string(nil), o.insecureRegistries...)
-	for _, h := range network.InsecureRegistries {
-		insecure = append(insecure, string(h))
+	rootCAs, err := registryRootCAs(o.registryCAFile)
+	if err != nil {
+		return nil, err
 	}
-	guard := addressguard.Config{
+	guard := widen(addressguard.Config{
 		// check runs next to the developer or CI job, where a registry on
 		// loopback is the developer's own; the webhook keeps it off by default.
 		AllowLoopback:      true,
-		AllowPrivate:       network.AllowPrivate,
-		InsecureRegistries: insecure,
-	}
-	if o.registryCAFile != "" {
-		pem, err := os.ReadFile(o.registryCAFile)
-		if err != nil {
-			return nil, usageError("reading registry CA: %w", err)
-		}
-		if guard.RootCAs, err = addressguard.SystemPoolWith(pem); err != nil {
-			return nil, usageError("--registry-ca-file %s: %w", o.registryCAFile, err)
-		}
-	}
+		InsecureRegistries: o.insecureRegistries,
+		RootCAs:            rootCAs,
+	}, policy.Network())
 	lookup := resolve.New(
 		resolve.WithTransport(guard.Transport()),
-		resolve.WithInsecureRegistries(insecure...),
+		resolve.WithInsecureRegistries(guard.InsecureRegistries...),
 	)
 	return &checkRun{policy: policy, platforms: platforms, credentials: creds, lookup: lookup, docs: docs}, nil
 }

@@ -60,14 +60,9 @@ func newNetworkResolvers(base addressguard.Config, maxFlight time.Duration, m *m
 	return p, nil
 }
 
-// Lookup is the resolver for n: the serve flags allow what they allow, and
-// a policy can only widen that (loopback, private addresses, insecure
-// registries), never narrow it.
+// Lookup is the resolver for n (see widen).
 func (p *networkResolvers) Lookup(n v1alpha1.Network) resolve.Lookup {
-	cfg := p.base
-	cfg.AllowLoopback = cfg.AllowLoopback || n.AllowLoopback
-	cfg.AllowPrivate = cfg.AllowPrivate || n.AllowPrivate
-	cfg.InsecureRegistries = insecureUnion(cfg.InsecureRegistries, n.InsecureRegistries)
+	cfg := widen(p.base, n)
 	key := fmt.Sprintf("loopback=%t private=%t insecure=%s",
 		cfg.AllowLoopback, cfg.AllowPrivate, strings.Join(cfg.InsecureRegistries, ","))
 
@@ -96,6 +91,16 @@ func (p *networkResolvers) Stats() resolve.CacheStats {
 		s = addStats(s, r.resolver.Stats())
 	}
 	return s
+}
+
+// widen is base with a policy's network allowances: the flags allow what
+// they allow, and a policy can only widen that (loopback, private
+// addresses, insecure registries), never narrow it.
+func widen(base addressguard.Config, n v1alpha1.Network) addressguard.Config {
+	base.AllowLoopback = base.AllowLoopback || n.AllowLoopback
+	base.AllowPrivate = base.AllowPrivate || n.AllowPrivate
+	base.InsecureRegistries = insecureUnion(base.InsecureRegistries, n.InsecureRegistries)
+	return base
 }
 
 // insecureUnion is the sorted, de-duplicated, lower-cased union of the

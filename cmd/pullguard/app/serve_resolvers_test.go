@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -124,5 +126,35 @@ func TestNetworkResolversStatsSurviveEviction(t *testing.T) {
 	}
 	if got := p.Stats(); got != want {
 		t.Errorf("Stats() after eviction = %+v, want %+v", got, want)
+	}
+}
+
+// widen is the one rule check and serve share: a policy adds to the flags'
+// allowances and never takes any away.
+func TestWiden(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		base   addressguard.Config
+		policy v1alpha1.Network
+		want   addressguard.Config
+	}{
+		{"nothing to add", addressguard.Config{AllowLoopback: true}, v1alpha1.Network{}, addressguard.Config{AllowLoopback: true}},
+		{"a policy cannot narrow the flags",
+			addressguard.Config{AllowLoopback: true, AllowPrivate: true, InsecureRegistries: []string{"r.local"}},
+			v1alpha1.Network{},
+			addressguard.Config{AllowLoopback: true, AllowPrivate: true, InsecureRegistries: []string{"r.local"}}},
+		{"a policy widens, hosts merged once and lower-cased",
+			addressguard.Config{InsecureRegistries: []string{"R.local:5000", "a.local"}},
+			v1alpha1.Network{AllowPrivate: true, InsecureRegistries: []v1alpha1.Host{"r.local:5000", "b.local"}},
+			addressguard.Config{AllowPrivate: true, InsecureRegistries: []string{"a.local", "b.local", "r.local:5000"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, widen(tt.base, tt.policy), cmpopts.IgnoreFields(addressguard.Config{}, "RootCAs")); diff != "" {
+				t.Errorf("widen (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

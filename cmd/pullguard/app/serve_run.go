@@ -143,22 +143,16 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 // guard is the address guard the flags describe; policies may widen it per
 // network (see networkResolvers).
 func (o *serveOptions) guard() (addressguard.Config, error) {
-	g := addressguard.Config{
+	rootCAs, err := registryRootCAs(o.registryCAFile)
+	if err != nil {
+		return addressguard.Config{}, err
+	}
+	return addressguard.Config{
 		AllowLoopback:      o.allowLoopback,
 		AllowPrivate:       o.allowPrivate,
 		InsecureRegistries: o.insecureRegistries,
-	}
-	if o.registryCAFile == "" {
-		return g, nil
-	}
-	data, err := os.ReadFile(o.registryCAFile)
-	if err != nil {
-		return g, usageError("--registry-ca-file: %w", err)
-	}
-	if g.RootCAs, err = addressguard.SystemPoolWith(data); err != nil {
-		return g, usageError("--registry-ca-file %s: %w", o.registryCAFile, err)
-	}
-	return g, nil
+		RootCAs:            rootCAs,
+	}, nil
 }
 
 // restConfig loads path as controller-runtime's --kubeconfig would, or,
