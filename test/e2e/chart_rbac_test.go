@@ -257,14 +257,5 @@ func createChartApps(t *testing.T, api *bed.APIServer) {
 // name "" gets them all.
 func jsonpathOn(t *testing.T, c *chartCluster, kind, ns, name, path string) string {
 	t.Helper()
-	args := []string{"get", kind, "-o", "jsonpath=" + path}
-	if name != "" {
-		args = append(args, name)
-	}
-	if ns != "" {
-		args = append(args, "-n", ns)
-	}
-	r := c.kubectl(t, "", args...)
-	wantExit(t, r, 0)
-	return r.Stdout
+	return getJSONPath(t, c.k, kind, ns, name, path)
 }

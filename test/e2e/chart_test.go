@@ -72,11 +72,7 @@ func startChartCluster(t *testing.T) *chartCluster {
 
 func (c *chartCluster) kubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	r, err := c.k.Run(context.Background(), stdin, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return runKubectl(t, c.k, stdin, args...)
 }
 
 // serverSideApply applies objs with `kubectl apply --server-side` (plus

@@ -22,7 +22,14 @@ type result = bed.Result
 // kubectl runs the real kubectl against the bed with stdin as its input.
 func kubectl(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	r, err := the.Kubectl.Run(context.Background(), stdin, args...)
+	return runKubectl(t, the.Kubectl, stdin, args...)
+}
+
+// runKubectl runs k with stdin as its input; only a kubectl that could not
+// run fails the test, its exit code is the caller's to judge.
+func runKubectl(t *testing.T, k bed.Kubectl, stdin string, args ...string) result {
+	t.Helper()
+	r, err := k.Run(context.Background(), stdin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +86,20 @@ func wantAbsent(t *testing.T, kind, ns, name string) {
 // jsonpath is `kubectl get -o jsonpath=...` of one object.
 func jsonpath(t *testing.T, kind, ns, name, path string) string {
 	t.Helper()
-	args := []string{"get", kind, name, "-o", "jsonpath=" + path}
+	return getJSONPath(t, the.Kubectl, kind, ns, name, path)
+}
+
+// getJSONPath is `kubectl get -o jsonpath=...` with k; name "" gets them all.
+func getJSONPath(t *testing.T, k bed.Kubectl, kind, ns, name, path string) string {
+	t.Helper()
+	args := []string{"get", kind, "-o", "jsonpath=" + path}
+	if name != "" {
+		args = append(args, name)
+	}
 	if ns != "" {
 		args = append(args, "-n", ns)
 	}
-	r := kubectl(t, "", args...)
+	r := runKubectl(t, k, "", args...)
 	wantExit(t, r, 0)
 	return r.Stdout
 }
