@@ -29,13 +29,19 @@ func patchCABundles(ctx context.Context, c client.Client, names []string, bundle
 	return errors.Join(errs...)
 }
 
-// configurationKinds are the two kinds sharing a configuration name.
+// configurationKinds are the two kinds sharing a configuration name, as
+// patched here and watched by the Runnable.
 var configurationKinds = []struct {
-	kind   string
-	newObj func() client.Object
+	kind    string
+	newObj  func() client.Object
+	newList func() client.ObjectList
 }{
-	{"MutatingWebhookConfiguration", func() client.Object { return &admissionregistrationv1.MutatingWebhookConfiguration{} }},
-	{"ValidatingWebhookConfiguration", func() client.Object { return &admissionregistrationv1.ValidatingWebhookConfiguration{} }},
+	{"MutatingWebhookConfiguration",
+		func() client.Object { return &admissionregistrationv1.MutatingWebhookConfiguration{} },
+		func() client.ObjectList { return &admissionregistrationv1.MutatingWebhookConfigurationList{} }},
+	{"ValidatingWebhookConfiguration",
+		func() client.Object { return &admissionregistrationv1.ValidatingWebhookConfiguration{} },
+		func() client.ObjectList { return &admissionregistrationv1.ValidatingWebhookConfigurationList{} }},
 }
 
 func patchCABundle(ctx context.Context, c client.Client, kind string, newObj func() client.Object, name string, bundle []byte, log logr.Logger) error {

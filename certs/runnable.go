@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -88,9 +87,9 @@ func (r *runnable) watched(o Options) []watched {
 	byName := func(name string) client.MatchingFields { return client.MatchingFields{"metadata.name": name} }
 	out := []watched{{"Secret", &corev1.SecretList{}, []client.ListOption{client.InNamespace(o.Namespace), byName(o.SecretName)}}}
 	for _, name := range o.WebhookConfigurations {
-		out = append(out,
-			watched{"MutatingWebhookConfiguration", &admissionregistrationv1.MutatingWebhookConfigurationList{}, []client.ListOption{byName(name)}},
-			watched{"ValidatingWebhookConfiguration", &admissionregistrationv1.ValidatingWebhookConfigurationList{}, []client.ListOption{byName(name)}})
+		for _, k := range configurationKinds {
+			out = append(out, watched{k.kind, k.newList(), []client.ListOption{byName(name)}})
+		}
 	}
 	return out
 }
