@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -61,9 +62,10 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if err != nil {
 		return serveFailed(err)
 	}
+	cacheOpts := cluster.CacheOptions()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        cluster.Scheme(),
-		Cache:                         cluster.CacheOptions(),
+		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
@@ -96,7 +98,7 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 			return serveFailed(err)
 		}
 	}
-	if err := startInformers(ctx, mgr); err != nil {
+	if err := startInformers(ctx, mgr, cacheOpts); err != nil {
 		return serveFailed(err)
 	}
 	view, err := cluster.New(mgr.GetCache(), cluster.Options{NodeDockerConfig: o.nodeDockerConfig})
@@ -178,12 +180,12 @@ func restConfig(path string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// startInformers registers the informers of every type the cluster view
-// reads before the manager starts, so they all start (and sync) with the
+// startInformers registers the informers of every type the cache options
+// name (those the cluster view reads) before the manager starts, so they all start (and sync) with the
 // cache and /readyz waits for them, instead of the first admission
 // starting one and waiting out its sync.
-func startInformers(ctx context.Context, mgr ctrl.Manager) error {
-	for obj := range cluster.CacheOptions().ByObject {
+func startInformers(ctx context.Context, mgr ctrl.Manager, opts cache.Options) error {
+	for obj := range opts.ByObject {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return fmt.Errorf("informer for %T: %w", obj, err)
 		}
