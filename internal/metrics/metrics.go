@@ -12,6 +12,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -115,10 +116,8 @@ func (m *Metrics) Finding(class resolve.Class, action policies.Action) {
 
 // classLabel keeps the class label to the closed set of resolve.Classes.
 func classLabel(c resolve.Class) string {
-	for _, k := range resolve.Classes {
-		if c == k {
-			return string(c)
-		}
+	if slices.Contains(resolve.Classes, c) {
+		return string(c)
 	}
 	return Other
 }
