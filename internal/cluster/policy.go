@@ -25,7 +25,8 @@ import (
 // namespace, so a cluster-wide baseline can be overridden for chosen
 // namespaces without editing it. Among equally specific policies the first
 // by name wins (names are unique, so the choice never depends on list
-// order); name overrides "00-team-a" to be sure they win. Policies are never
+// order), so an override meant to win can be named to sort first, e.g.
+// "00-team-a". Policies are never
 // merged: one policy decides, and its name is in every message.
 //
 // Invalid policies are skipped (their status says why); the next candidate

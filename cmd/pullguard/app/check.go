@@ -114,6 +114,11 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 	if o.timeout <= 0 {
 		return nil, usageError("--timeout must be positive, not %s", o.timeout)
 	}
+	for _, h := range o.insecureRegistries {
+		if err := validateRegistryHost(h); err != nil {
+			return nil, usageError("--insecure-registry %q: %w", h, err)
+		}
+	}
 	platforms, err := parsePlatforms(o.platforms)
 	if err != nil {
 		return nil, err

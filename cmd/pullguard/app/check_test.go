@@ -253,6 +253,7 @@ func TestCheckInputErrors(t *testing.T) {
 		{"unknown policy field", []string{"check", "-f", good, "--policy", unknownField}, []string{"pinDigest"}},
 		{"unknown flag", []string{"check", "-f", good, "--frobnicate"}, []string{"frobnicate"}},
 		{"bad timeout", []string{"check", "-f", good, "--timeout", "-1s"}, []string{"timeout"}},
+		{"insecure registry with a scheme", []string{"check", "-f", good, "--insecure-registry", "http://registry.local"}, []string{`--insecure-registry "http://registry.local": want host or host:port`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
