@@ -110,15 +110,7 @@ func TestConcurrentLookupsShareOneRequest(t *testing.T) {
 
 	// Hold HEAD back until every caller is waiting on the flight.
 	gate := make(chan struct{})
-	slowHead := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodHead {
-				<-gate
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-	reg := newTestRegistry(t, slowHead)
+	reg := newTestRegistry(t, holdHeads(gate))
 	r := New()
 	ref := reg.ref(t, "multi:1.0")
 	const callers = 100
@@ -153,15 +145,7 @@ func TestConcurrentLookupsShareOneRequest(t *testing.T) {
 func TestWaiterCancellationDoesNotFailOthers(t *testing.T) {
 	t.Parallel()
 	gate := make(chan struct{})
-	slowHead := func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodHead {
-				<-gate
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-	reg := newTestRegistry(t, slowHead)
+	reg := newTestRegistry(t, holdHeads(gate))
 	r := New()
 	ref := reg.ref(t, "multi:1.0")
 
@@ -190,5 +174,18 @@ func TestWaiterCancellationDoesNotFailOthers(t *testing.T) {
 	close(gate)
 	if err := <-patient; err != nil {
 		t.Errorf("the other caller failed: %v", err)
+	}
+}
+
+// holdHeads keeps every HEAD request waiting until gate is closed, so tests
+// can line callers up on one flight.
+func holdHeads(gate <-chan struct{}) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead {
+				<-gate
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 }
