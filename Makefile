@@ -4,7 +4,6 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 
 GO ?= go
-export GOPROXY ?= https://proxy.golang.org
 # Heavy, versioned tools live outside the clone so CI on the same machine reuses them.
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/pullguard
 TOOLS_DIR := $(CACHE_DIR)/bin

@@ -23,7 +23,11 @@ source "$here/layout.sh"
 # Only the proxy, never git; a toolchain download would also need more than
 # the proxy, so use the local Go. GOFLAGS is set per command (go install
 # pkg@version rejects -mod=mod).
-export GOPROXY="$TESTBED_GOPROXY" GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
+# The proxy is the environment's (go env GOPROXY) with ",direct" and ",off"
+# dropped, so a module the proxy lacks fails fast instead of trying git.
+GOPROXY=$(go env GOPROXY | tr ',|' '\n\n' | grep -v -x -e direct -e off | paste -sd, -)
+[[ -n $GOPROXY ]] || { echo "build.sh: go env GOPROXY names no proxy" >&2; exit 1; }
+export GOPROXY GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
 unset GOFLAGS
 # distribution's registry traces to an OTLP collector by default.
 export OTEL_TRACES_EXPORTER=none
