@@ -5,7 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
@@ -25,7 +25,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		use(b, "ghcr.io/acme/api:v1.2.0", amd64, arm64v8),
 		use(b, "nginx:1.27", amd64, arm64),
 		use(b, "ghcr.io/acme/tool:latest", amd64),
-		failed(b, "eu.example.com/acme/worker:v3", resolve.NotFound),
+		failed(b, "eu.example.com/acme/worker:v3", image.NotFound),
 		use(b, "registry.k8s.io/pause:3.10", amd64, arm64),
 	}
 	for i := range results {

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
@@ -40,10 +40,10 @@ func Compile(obj *v1alpha1.ImagePolicy) (*Policy, error) {
 	}
 	// onRegistryError is a shorthand; an explicit actions entry wins.
 	onErr := registryErrorAction(s.OnRegistryError)
-	p.actions[resolve.RateLimited] = onErr
-	p.actions[resolve.Unreachable] = onErr
+	p.actions[image.RateLimited] = onErr
+	p.actions[image.Unreachable] = onErr
 	for k, a := range s.Actions {
-		p.actions[resolve.Class(k)] = a
+		p.actions[image.Class(k)] = a
 	}
 
 	p.selector = labels.Everything()
@@ -63,7 +63,7 @@ func Compile(obj *v1alpha1.ImagePolicy) (*Policy, error) {
 	}
 	p.allowedText = strings.Join(allowed, ", ")
 	for _, m := range s.Mirrors {
-		p.mirrors = append(p.mirrors, resolve.Mirror{
+		p.mirrors = append(p.mirrors, image.Mirror{
 			From: string(m.From), To: string(m.To), FallbackToSource: m.FallbackToSource,
 		})
 	}

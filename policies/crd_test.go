@@ -9,7 +9,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 )
 
 // The CRD schema and the Go validation must enforce the same rules; these
@@ -60,7 +60,7 @@ func TestCRDMatchesGoValidation(t *testing.T) {
 		t.Errorf("actions maxProperties: CRD %d, Go %d", got, maxActionsEntries)
 	}
 
-	// The CEL rule on actions' keys lists exactly resolve.Classes.
+	// The CEL rule on actions' keys lists exactly image.Classes.
 	rules := p["actions"].XValidations
 	if len(rules) != 1 {
 		t.Fatalf("actions rules = %v", rules)
@@ -72,10 +72,10 @@ func TestCRDMatchesGoValidation(t *testing.T) {
 		got = append(got, strings.Trim(strings.TrimSpace(s), "'"))
 	}
 	var want []string
-	for _, c := range resolve.Classes {
+	for _, c := range image.Classes {
 		want = append(want, string(c))
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("classes in the CEL rule (-resolve.Classes +CRD):\n%s", diff)
+		t.Errorf("classes in the CEL rule (-image.Classes +CRD):\n%s", diff)
 	}
 }

@@ -5,7 +5,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/workload"
 )
 
@@ -13,11 +13,11 @@ import (
 type Result struct {
 	Use workload.ImageUse
 	// Ref is the parsed reference, zero if the image did not parse.
-	Ref resolve.Reference
+	Ref image.Reference
 	// Facts is what the registry said, nil when not resolved (an error, an
 	// exempt or disallowed image, or the CLI working offline).
-	Facts *resolve.Facts
-	// Err is the *resolve.Error of parsing (InvalidReference) or of the
+	Facts *image.Facts
+	// Err is the *image.Error of parsing (InvalidReference) or of the
 	// registry; nil if resolved. Errors of other types count as Unreachable.
 	Err error
 	// Exempt skips every check; Evaluate also consults Policy.Exempt itself.
@@ -121,7 +121,7 @@ type partialUse struct {
 	supported []v1.Platform
 }
 
-func (e *evaluation) add(r *Result, c resolve.Class, action Action, msg, fix string) {
+func (e *evaluation) add(r *Result, c image.Class, action Action, msg, fix string) {
 	e.findings = append(e.findings, Finding{
 		Object:    e.obj.String(),
 		Container: r.Use.Container,
@@ -139,26 +139,26 @@ func (e *evaluation) use(r *Result) {
 	if r.Exempt || p.Exempt(r.Ref) {
 		return
 	}
-	var rerr *resolve.Error
+	var rerr *image.Error
 	if r.Err != nil && !errors.As(r.Err, &rerr) {
-		rerr = &resolve.Error{Class: resolve.Unreachable, Image: r.Use.Image, Registry: r.Ref.Registry, Reason: r.Err.Error(), Err: r.Err}
+		rerr = &image.Error{Class: image.Unreachable, Image: r.Use.Image, Registry: r.Ref.Registry, Reason: r.Err.Error(), Err: r.Err}
 	}
-	if r.Ref.Repository == "" || (rerr != nil && rerr.Class == resolve.InvalidReference) {
+	if r.Ref.Repository == "" || (rerr != nil && rerr.Class == image.InvalidReference) {
 		msg, fix := invalidText(r, rerr)
-		e.add(r, resolve.InvalidReference, p.Action(resolve.InvalidReference), msg, fix)
+		e.add(r, image.InvalidReference, p.Action(image.InvalidReference), msg, fix)
 		return
 	}
 	switch r.Ref.Form {
-	case resolve.FormImplicitLatest:
+	case image.FormImplicitLatest:
 		msg, fix := latestText(r, true)
-		e.add(r, resolve.ImplicitLatest, p.Action(resolve.ImplicitLatest), msg, fix)
-	case resolve.FormLatest:
+		e.add(r, image.ImplicitLatest, p.Action(image.ImplicitLatest), msg, fix)
+	case image.FormLatest:
 		msg, fix := latestText(r, false)
-		e.add(r, resolve.LatestTag, p.Action(resolve.LatestTag), msg, fix)
+		e.add(r, image.LatestTag, p.Action(image.LatestTag), msg, fix)
 	}
 	if !p.RegistryAllowed(r.Ref) {
 		msg, fix := notAllowedText(r, p)
-		e.add(r, resolve.RegistryNotAllowed, p.Action(resolve.RegistryNotAllowed), msg, fix)
+		e.add(r, image.RegistryNotAllowed, p.Action(image.RegistryNotAllowed), msg, fix)
 		return
 	}
 	if rerr != nil {
@@ -187,7 +187,7 @@ func (e *evaluation) checkPlatforms(r *Result) {
 	sup := supported(r.Candidates, r.Facts.Platforms)
 	if len(sup) == 0 {
 		msg, fix := mismatchText(r)
-		e.add(r, resolve.PlatformMismatch, e.p.Action(resolve.PlatformMismatch), msg, fix)
+		e.add(r, image.PlatformMismatch, e.p.Action(image.PlatformMismatch), msg, fix)
 		return
 	}
 	pod := e.pod(r)
@@ -227,7 +227,7 @@ func (e *evaluation) platforms() {
 		if len(pod.common) == 0 {
 			for _, u := range pod.partial {
 				msg, fix := noCommonText(u.r, u.supported)
-				e.add(u.r, resolve.PlatformMismatch, e.p.Action(resolve.PlatformMismatch), msg, fix)
+				e.add(u.r, image.PlatformMismatch, e.p.Action(image.PlatformMismatch), msg, fix)
 			}
 			continue
 		}
@@ -240,10 +240,10 @@ func (e *evaluation) platforms() {
 		}
 		// Capped before the mode applies, so Audit mode keeps this a
 		// warning like every other Warn.
-		action := weaker(Warn, e.p.configured(resolve.PlatformMismatch))
+		action := weaker(Warn, e.p.configured(image.PlatformMismatch))
 		for _, u := range pod.partial {
 			msg, fix := partialText(u.r, u.supported)
-			e.add(u.r, resolve.PlatformMismatch, action, msg, fix)
+			e.add(u.r, image.PlatformMismatch, action, msg, fix)
 		}
 	}
 }

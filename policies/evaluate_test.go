@@ -8,40 +8,40 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/workload"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
 // classCase gives a result that produces exactly one finding of its class,
 // under a policy that allows only ghcr.io (for RegistryNotAllowed).
-func classCases(t *testing.T) map[resolve.Class]Result {
+func classCases(t *testing.T) map[image.Class]Result {
 	t.Helper()
 	invalid := Result{
 		Use: workload.ImageUse{Container: "app", Image: "Ghcr.io/Acme/API", Pointer: "/spec/containers/0/image", Pod: testPod},
-		Err: &resolve.Error{Class: resolve.InvalidReference, Image: "Ghcr.io/Acme/API", Reason: "repository must be lower case"},
+		Err: &image.Error{Class: image.InvalidReference, Image: "Ghcr.io/Acme/API", Reason: "repository must be lower case"},
 	}
 	mismatch := use(t, "ghcr.io/acme/api:v1", windows)
 	mismatch.Candidates = []v1.Platform{amd64}
-	return map[resolve.Class]Result{
-		resolve.InvalidReference:   invalid,
-		resolve.ImplicitLatest:     use(t, "ghcr.io/acme/api"),
-		resolve.LatestTag:          use(t, "ghcr.io/acme/api:latest"),
-		resolve.NotFound:           failed(t, "ghcr.io/acme/api:v1", resolve.NotFound),
-		resolve.Unauthorized:       failed(t, "ghcr.io/acme/api:v1", resolve.Unauthorized),
-		resolve.Forbidden:          failed(t, "ghcr.io/acme/api:v1", resolve.Forbidden),
-		resolve.RateLimited:        failed(t, "ghcr.io/acme/api:v1", resolve.RateLimited),
-		resolve.Unreachable:        failed(t, "ghcr.io/acme/api:v1", resolve.Unreachable),
-		resolve.PlatformMismatch:   mismatch,
-		resolve.RegistryNotAllowed: use(t, "quay.io/acme/api:v1"),
-		resolve.AddressBlocked:     failed(t, "ghcr.io/acme/api:v1", resolve.AddressBlocked),
+	return map[image.Class]Result{
+		image.InvalidReference:   invalid,
+		image.ImplicitLatest:     use(t, "ghcr.io/acme/api"),
+		image.LatestTag:          use(t, "ghcr.io/acme/api:latest"),
+		image.NotFound:           failed(t, "ghcr.io/acme/api:v1", image.NotFound),
+		image.Unauthorized:       failed(t, "ghcr.io/acme/api:v1", image.Unauthorized),
+		image.Forbidden:          failed(t, "ghcr.io/acme/api:v1", image.Forbidden),
+		image.RateLimited:        failed(t, "ghcr.io/acme/api:v1", image.RateLimited),
+		image.Unreachable:        failed(t, "ghcr.io/acme/api:v1", image.Unreachable),
+		image.PlatformMismatch:   mismatch,
+		image.RegistryNotAllowed: use(t, "quay.io/acme/api:v1"),
+		image.AddressBlocked:     failed(t, "ghcr.io/acme/api:v1", image.AddressBlocked),
 	}
 }
 
 func TestEvaluateEveryClassAndAction(t *testing.T) {
 	t.Parallel()
 	cases := classCases(t)
-	for _, class := range resolve.Classes {
+	for _, class := range image.Classes {
 		for _, mode := range []v1alpha1.Mode{v1alpha1.ModeEnforce, v1alpha1.ModeAudit} {
 			for _, action := range []Action{Deny, Warn, Audit} {
 				t.Run(string(class)+"/"+string(mode)+"/"+string(action), func(t *testing.T) {
@@ -79,11 +79,11 @@ func TestEvaluateEveryClassAndAction(t *testing.T) {
 func TestEvaluateBuiltInDefault(t *testing.T) {
 	t.Parallel()
 	cases := classCases(t)
-	want := map[resolve.Class]Action{
-		resolve.InvalidReference: Deny, resolve.ImplicitLatest: Deny, resolve.LatestTag: Warn,
-		resolve.NotFound: Deny, resolve.Unauthorized: Deny, resolve.Forbidden: Deny,
-		resolve.RateLimited: Warn, resolve.Unreachable: Warn, resolve.PlatformMismatch: Deny,
-		resolve.AddressBlocked: Deny,
+	want := map[image.Class]Action{
+		image.InvalidReference: Deny, image.ImplicitLatest: Deny, image.LatestTag: Warn,
+		image.NotFound: Deny, image.Unauthorized: Deny, image.Forbidden: Deny,
+		image.RateLimited: Warn, image.Unreachable: Warn, image.PlatformMismatch: Deny,
+		image.AddressBlocked: Deny,
 	}
 	for class, action := range want {
 		t.Run(string(class), func(t *testing.T) {
@@ -105,55 +105,55 @@ func TestEvaluateBuiltInDefault(t *testing.T) {
 			}
 		})
 	}
-	if got := Default().Action(resolve.RegistryNotAllowed); got != Deny {
+	if got := Default().Action(image.RegistryNotAllowed); got != Deny {
 		t.Errorf("default RegistryNotAllowed = %s, want Deny", got)
 	}
 }
 
 func TestEvaluateMessages(t *testing.T) {
 	t.Parallel()
-	notFound := failed(t, "ghcr.io/acme/api:v1.2", resolve.NotFound)
-	notFound.Err.(*resolve.Error).Suggestions = []string{"v1.2.0", "v1.2.1"}
-	notFound.Err.(*resolve.Error).Reason = `registry answered 404 MANIFEST_UNKNOWN`
-	wrapped := failed(t, "ghcr.io/acme/api:v1", resolve.Unauthorized)
+	notFound := failed(t, "ghcr.io/acme/api:v1.2", image.NotFound)
+	notFound.Err.(*image.Error).Suggestions = []string{"v1.2.0", "v1.2.1"}
+	notFound.Err.(*image.Error).Reason = `registry answered 404 MANIFEST_UNKNOWN`
+	wrapped := failed(t, "ghcr.io/acme/api:v1", image.Unauthorized)
 	wrapped.Err = errors.Join(errors.New("resolve"), wrapped.Err)
-	withCreds := failed(t, "ghcr.io/acme/api:v1", resolve.Unauthorized)
+	withCreds := failed(t, "ghcr.io/acme/api:v1", image.Unauthorized)
 	withCreds.CredentialSources = []string{"secret team-a/regcred", "secret team-a/old"}
 	plain := use(t, "ghcr.io/acme/api:v1")
 	plain.Facts, plain.Err = nil, errors.New("dial tcp: i/o timeout")
 	tests := []struct {
 		name             string
 		r                Result
-		wantClass        resolve.Class
+		wantClass        image.Class
 		wantMsg, wantFix string
 	}{{
 		name:      "not found with nearby tags",
 		r:         notFound,
-		wantClass: resolve.NotFound,
+		wantClass: image.NotFound,
 		wantMsg:   `container "app": image "ghcr.io/acme/api:v1.2" not found: registry answered 404 MANIFEST_UNKNOWN (tags nearby: v1.2.0, v1.2.1)`,
 		wantFix:   `use an existing tag such as "ghcr.io/acme/api:v1.2.0"`,
 	}, {
 		name:      "wrapped resolve error keeps its class",
 		r:         wrapped,
-		wantClass: resolve.Unauthorized,
+		wantClass: image.Unauthorized,
 		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (no credentials for ghcr.io were found; the pod names imagePullSecrets regcred and uses service account "default")`,
 		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
 	}, {
 		name:      "unauthorized names the credentials tried",
 		r:         withCreds,
-		wantClass: resolve.Unauthorized,
+		wantClass: image.Unauthorized,
 		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (credentials tried: secret team-a/regcred, secret team-a/old)`,
 		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
 	}, {
 		name:      "untyped error is unreachable",
 		r:         plain,
-		wantClass: resolve.Unreachable,
+		wantClass: image.Unreachable,
 		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" could not be reached: dial tcp: i/o timeout`,
 		wantFix:   `check that nodes can resolve and reach "ghcr.io" (DNS, firewall, proxy, CA certificates)`,
 	}, {
 		name:      "implicit latest suggests the digest in the written form",
 		r:         use(t, "nginx"),
-		wantClass: resolve.ImplicitLatest,
+		wantClass: image.ImplicitLatest,
 		wantMsg:   `container "app": image "nginx" names no tag, so the kubelet pulls ":latest", which can move to another image or vanish at any time`,
 		wantFix:   `name an explicit version tag, or pin the digest it has now: "nginx@` + testDigest.String() + `"`,
 	}}
@@ -188,7 +188,7 @@ func TestEvaluateOnRegistryError(t *testing.T) {
 		t.Run(string(tc.onErr), func(t *testing.T) {
 			t.Parallel()
 			p := compile(t, v1alpha1.ImagePolicySpec{OnRegistryError: tc.onErr, Actions: tc.actions})
-			d := p.Evaluate(Input{Object: podObject, Results: []Result{failed(t, "ghcr.io/a/b:v1", resolve.RateLimited)}})
+			d := p.Evaluate(Input{Object: podObject, Results: []Result{failed(t, "ghcr.io/a/b:v1", image.RateLimited)}})
 			if len(d.Findings) != 1 || d.Findings[0].Action != tc.want {
 				t.Errorf("findings = %+v, want one %s", d.Findings, tc.want)
 			}

@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 )
 
 // Finding is one problem with one image use.
 type Finding struct {
 	// Object is "Kind/namespace/name"; Pointer is the JSON pointer of the image field.
 	Object, Container, Image, Pointer string
-	Class                             resolve.Class
+	Class                             image.Class
 	Action                            Action
 	// Message is one sentence for the person at kubectl: which container,
 	// which image, what the registry answered.
@@ -24,18 +24,18 @@ type Finding struct {
 const MaxShortLength = 119
 
 // shortText is the few words per class that fit in a warning line.
-var shortText = map[resolve.Class]string{
-	resolve.InvalidReference:   "not a valid image reference",
-	resolve.ImplicitLatest:     "no tag, pulls :latest; name a tag or digest",
-	resolve.LatestTag:          "mutable :latest; name a version tag or digest",
-	resolve.NotFound:           "not found in the registry; use an existing tag",
-	resolve.Unauthorized:       "registry wants credentials; add an imagePullSecret",
-	resolve.Forbidden:          "pull secret lacks access to this repository",
-	resolve.RateLimited:        "registry rate limit; add a pull secret or a mirror",
-	resolve.Unreachable:        "registry unreachable from pullguard",
-	resolve.PlatformMismatch:   "no build for some platform the pod may run on",
-	resolve.RegistryNotAllowed: "registry not allowed by the image policy",
-	resolve.AddressBlocked:     "registry address is blocked",
+var shortText = map[image.Class]string{
+	image.InvalidReference:   "not a valid image reference",
+	image.ImplicitLatest:     "no tag, pulls :latest; name a tag or digest",
+	image.LatestTag:          "mutable :latest; name a version tag or digest",
+	image.NotFound:           "not found in the registry; use an existing tag",
+	image.Unauthorized:       "registry wants credentials; add an imagePullSecret",
+	image.Forbidden:          "pull secret lacks access to this repository",
+	image.RateLimited:        "registry rate limit; add a pull secret or a mirror",
+	image.Unreachable:        "registry unreachable from pullguard",
+	image.PlatformMismatch:   "no build for some platform the pod may run on",
+	image.RegistryNotAllowed: "registry not allowed by the image policy",
+	image.AddressBlocked:     "registry address is blocked",
 }
 
 // Short is the finding in one line of at most MaxShortLength characters, for
@@ -46,8 +46,8 @@ func (f Finding) Short() string {
 	if !ok {
 		text = string(f.Class)
 	}
-	line := func(image string) string {
-		return fmt.Sprintf("container %q: image %q: %s", f.Container, image, text)
+	line := func(img string) string {
+		return fmt.Sprintf("container %q: image %q: %s", f.Container, img, text)
 	}
 	s := line(f.Image)
 	if n := utf8.RuneCountInString(s); n > MaxShortLength {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 )
 
 func TestShort(t *testing.T) {
@@ -18,7 +18,7 @@ func TestShort(t *testing.T) {
 		want string
 	}{{
 		name: "fits",
-		f:    Finding{Container: "api", Image: "ghcr.io/acme/api:v1.2", Class: resolve.NotFound},
+		f:    Finding{Container: "api", Image: "ghcr.io/acme/api:v1.2", Class: image.NotFound},
 		want: `container "api": image "ghcr.io/acme/api:v1.2": not found in the registry; use an existing tag`,
 	}, {
 		name: "unknown class",
@@ -42,7 +42,7 @@ func TestShort(t *testing.T) {
 func TestShortElidesLongImages(t *testing.T) {
 	t.Parallel()
 	long := "registry.example.com/" + strings.Repeat("team/", 20) + "api@sha256:" + strings.Repeat("0", 64)
-	got := Finding{Container: "api", Image: long, Class: resolve.Unauthorized}.Short()
+	got := Finding{Container: "api", Image: long, Class: image.Unauthorized}.Short()
 	const end = `000": registry wants credentials; add an imagePullSecret`
 	if !strings.HasPrefix(got, `container "api": image "registry.example.com`) || !strings.HasSuffix(got, end) ||
 		!strings.Contains(got, "…") || utf8.RuneCountInString(got) != MaxShortLength {
@@ -55,8 +55,8 @@ func TestShortElidesLongImages(t *testing.T) {
 func FuzzShortFits(f *testing.F) {
 	f.Add("api", "ghcr.io/acme/api:v1", "NotFound")
 	f.Add(strings.Repeat("c", 63), strings.Repeat("é\x00", 200), "PlatformMismatch")
-	f.Fuzz(func(t *testing.T, container, image, class string) {
-		s := Finding{Container: container, Image: image, Class: resolve.Class(class)}.Short()
+	f.Fuzz(func(t *testing.T, container, img, class string) {
+		s := Finding{Container: container, Image: img, Class: image.Class(class)}.Short()
 		if n := utf8.RuneCountInString(s); n > MaxShortLength {
 			t.Fatalf("length %d > %d: %q", n, MaxShortLength, s)
 		}
@@ -65,7 +65,7 @@ func FuzzShortFits(f *testing.F) {
 
 func TestShortEveryClassHasText(t *testing.T) {
 	t.Parallel()
-	for _, c := range resolve.Classes {
+	for _, c := range image.Classes {
 		if shortText[c] == "" {
 			t.Errorf("no short text for %s", c)
 		}

@@ -6,7 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/workload"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
@@ -21,12 +21,12 @@ var (
 	windows = v1.Platform{OS: "windows", Architecture: "amd64"}
 )
 
-// ref builds what resolve.ParseReference gives for the common forms, so these
+// ref builds what image.Parse gives for the common forms, so these
 // tests do not depend on the parser: "nginx", "nginx:1.27", "ghcr.io/a/b:latest",
 // "x@sha256:…", "x:t@sha256:…".
-func ref(t testing.TB, s string) resolve.Reference {
+func ref(t testing.TB, s string) image.Reference {
 	t.Helper()
-	r := resolve.Reference{Original: s}
+	r := image.Reference{Original: s}
 	name, digest, hasDigest := strings.Cut(s, "@")
 	if hasDigest {
 		r.Digest = digest
@@ -36,15 +36,15 @@ func ref(t testing.TB, s string) resolve.Reference {
 	}
 	switch {
 	case hasDigest && r.Tag != "":
-		r.Form = resolve.FormTagDigest
+		r.Form = image.FormTagDigest
 	case hasDigest:
-		r.Form = resolve.FormDigest
+		r.Form = image.FormDigest
 	case r.Tag == "":
-		r.Form, r.Tag = resolve.FormImplicitLatest, "latest"
+		r.Form, r.Tag = image.FormImplicitLatest, "latest"
 	case r.Tag == "latest":
-		r.Form = resolve.FormLatest
+		r.Form = image.FormLatest
 	default:
-		r.Form = resolve.FormTag
+		r.Form = image.FormTag
 	}
 	first, rest, ok := strings.Cut(name, "/")
 	if !ok || !strings.ContainsAny(first, ".:") && first != "localhost" {
@@ -61,22 +61,22 @@ func ref(t testing.TB, s string) resolve.Reference {
 var testPod = &workload.PodContext{SpecPointer: "/spec", ImagePullSecrets: []string{"regcred"}}
 
 // use is a resolved image use of container "app" in testPod.
-func use(t testing.TB, image string, platforms ...v1.Platform) Result {
+func use(t testing.TB, img string, platforms ...v1.Platform) Result {
 	t.Helper()
 	r := Result{
-		Use: workload.ImageUse{Container: "app", Kind: workload.Container, Image: image, Pointer: "/spec/containers/0/image", Pod: testPod},
-		Ref: ref(t, image),
+		Use: workload.ImageUse{Container: "app", Kind: workload.Container, Image: img, Pointer: "/spec/containers/0/image", Pod: testPod},
+		Ref: ref(t, img),
 	}
-	r.Facts = &resolve.Facts{Digest: testDigest, Platforms: platforms, ResolvedRepository: r.Ref.Repository}
+	r.Facts = &image.Facts{Digest: testDigest, Platforms: platforms, ResolvedRepository: r.Ref.Repository}
 	return r
 }
 
 // failed is a use whose resolution failed with class c.
-func failed(t testing.TB, image string, c resolve.Class) Result {
+func failed(t testing.TB, img string, c image.Class) Result {
 	t.Helper()
-	r := use(t, image)
+	r := use(t, img)
 	r.Facts = nil
-	r.Err = &resolve.Error{Class: c, Image: image, Registry: r.Ref.Registry, Reason: "registry answered something"}
+	r.Err = &image.Error{Class: c, Image: img, Registry: r.Ref.Registry, Reason: "registry answered something"}
 	return r
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
@@ -168,15 +168,15 @@ func TestExampleSemantics(t *testing.T) {
 		!strict.RegistryAllowed(ref(t, "eu.example.com/x:v1")) || strict.RegistryAllowed(ref(t, "nginx:1")) {
 		t.Error("strict: allowed registries")
 	}
-	if strict.Action(resolve.LatestTag) != Deny || strict.Action(resolve.Unreachable) != Deny {
+	if strict.Action(image.LatestTag) != Deny || strict.Action(image.Unreachable) != Deny {
 		t.Error("strict: actions")
 	}
 	audit := load("audit.yaml")
-	if audit.Action(resolve.NotFound) != Audit || audit.Action(resolve.LatestTag) != Warn {
+	if audit.Action(image.NotFound) != Audit || audit.Action(image.LatestTag) != Warn {
 		t.Error("audit: actions")
 	}
 	mirror := load("dockerhub-mirror.yaml")
-	wantMirrors := []resolve.Mirror{{From: "docker.io", To: "mirror.example.com/dockerhub", FallbackToSource: true}}
+	wantMirrors := []image.Mirror{{From: "docker.io", To: "mirror.example.com/dockerhub", FallbackToSource: true}}
 	if diff := cmp.Diff(wantMirrors, mirror.Mirrors()); diff != "" {
 		t.Errorf("mirrors (-want +got):\n%s", diff)
 	}

@@ -7,7 +7,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/workload"
 )
 
@@ -20,14 +20,14 @@ func subject(r *Result) string {
 }
 
 // because is ": reason" when the reason is known.
-func because(rerr *resolve.Error) string {
+func because(rerr *image.Error) string {
 	if rerr == nil || rerr.Reason == "" {
 		return ""
 	}
 	return ": " + rerr.Reason
 }
 
-func invalidText(r *Result, rerr *resolve.Error) (string, string) {
+func invalidText(r *Result, rerr *image.Error) (string, string) {
 	return subject(r) + " is not a valid image reference" + because(rerr),
 		`write it as [registry/]repository[:tag][@sha256:digest], repository in lower case, e.g. "ghcr.io/acme/api:v1.2.0"`
 }
@@ -40,7 +40,7 @@ func latestText(r *Result, implicit bool) (string, string) {
 	fix := "name an explicit version tag, or a digest"
 	if r.Facts != nil && r.Facts.Digest.Hex != "" {
 		fix = fmt.Sprintf("name an explicit version tag, or pin the digest it has now: %q",
-			writtenRepository(r.Ref)+"@"+r.Facts.Digest.String())
+			r.Ref.Pinned(r.Facts.Digest, false))
 	}
 	return msg, fix
 }
@@ -51,30 +51,30 @@ func notAllowedText(r *Result, p *Policy) (string, string) {
 		"copy the image to an allowed registry (e.g. crane copy SOURCE DESTINATION) and use that reference"
 }
 
-func registryErrorText(r *Result, rerr *resolve.Error, obj workload.Object) (string, string) {
+func registryErrorText(r *Result, rerr *image.Error, obj workload.Object) (string, string) {
 	reg := rerr.Registry
 	if reg == "" {
 		reg = r.Ref.Registry
 	}
 	switch rerr.Class {
-	case resolve.NotFound:
+	case image.NotFound:
 		return notFoundText(r, rerr)
-	case resolve.Unauthorized:
+	case image.Unauthorized:
 		return fmt.Sprintf("%s: registry %q refused to serve it without valid credentials%s (%s)",
 				subject(r), reg, because(rerr), credentialsTried(r, reg)),
 			fmt.Sprintf("create a pull secret (kubectl create secret docker-registry regcred --docker-server=%s --docker-username=USER --docker-password=TOKEN%s) and list it in the pod's imagePullSecrets or in service account %q's",
 				reg, namespaceFlag(obj), serviceAccount(r.Use.Pod))
-	case resolve.Forbidden:
+	case image.Forbidden:
 		return fmt.Sprintf("%s: registry %q denied the credentials access to the repository%s (%s)",
 				subject(r), reg, because(rerr), credentialsTried(r, reg)),
 			fmt.Sprintf("grant the account of the pull secret read access to %q, or use a pull secret of an account that has it", r.Ref.Repository)
-	case resolve.RateLimited:
+	case image.RateLimited:
 		return fmt.Sprintf("%s: registry %q rate-limited the lookup%s", subject(r), reg, because(rerr)),
 			"authenticate pulls with a pull secret (kubectl create secret docker-registry), or pull through a mirror (ImagePolicy spec.mirrors)"
-	case resolve.AddressBlocked:
+	case image.AddressBlocked:
 		return fmt.Sprintf("%s: registry %q is on an address pullguard may not dial%s", subject(r), reg, because(rerr)),
 			"use a registry on a routable address, or allow loopback or private addresses in the ImagePolicy's spec.network"
-	case resolve.RegistryNotAllowed:
+	case image.RegistryNotAllowed:
 		return fmt.Sprintf("%s: registry %q is not allowed%s", subject(r), reg, because(rerr)),
 			"copy the image to an allowed registry and use that reference"
 	default: // Unreachable and any class added later
@@ -83,11 +83,11 @@ func registryErrorText(r *Result, rerr *resolve.Error, obj workload.Object) (str
 	}
 }
 
-func notFoundText(r *Result, rerr *resolve.Error) (string, string) {
+func notFoundText(r *Result, rerr *image.Error) (string, string) {
 	msg := subject(r) + " not found" + because(rerr)
 	if len(rerr.Suggestions) > 0 {
 		msg += " (tags nearby: " + strings.Join(rerr.Suggestions, ", ") + ")"
-		return msg, fmt.Sprintf("use an existing tag such as %q", writtenRepository(r.Ref)+":"+rerr.Suggestions[0])
+		return msg, fmt.Sprintf("use an existing tag such as %q", r.Ref.WrittenName()+":"+rerr.Suggestions[0])
 	}
 	if r.Ref.Digest != "" {
 		return msg, "pin a digest that was pushed to this repository (crane digest IMAGE:TAG prints it)"

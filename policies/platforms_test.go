@@ -7,7 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/workload"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
@@ -165,7 +165,7 @@ func TestPlatformMessages(t *testing.T) {
 	d := Default().Evaluate(Input{Object: podObject, Results: []Result{r}})
 	want := Finding{
 		Object: "Pod/team-a/web", Container: "app", Image: "ghcr.io/a/b:v1", Pointer: "/spec/containers/0/image",
-		Class: resolve.PlatformMismatch, Action: Deny,
+		Class: image.PlatformMismatch, Action: Deny,
 		Message: `container "app": image "ghcr.io/a/b:v1" has no build for any platform the pod can run on: it has windows/amd64, the pod needs linux/amd64, linux/arm64`,
 		Fix:     `build the image for every platform (docker buildx build --platform windows/amd64,linux/amd64,linux/arm64 --push), or schedule the pod on nodes with kubernetes.io/os=windows and kubernetes.io/arch=amd64`,
 	}

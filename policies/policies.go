@@ -9,7 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
@@ -31,7 +31,7 @@ const BuiltInName = "(built-in)"
 type Policy struct {
 	name     string
 	mode     v1alpha1.Mode
-	actions  map[resolve.Class]Action
+	actions  map[image.Class]Action
 	selector labels.Selector
 	exempt   []*regexp.Regexp
 	allowed  []*regexp.Regexp
@@ -39,26 +39,26 @@ type Policy struct {
 	allowedText string
 	pin         v1alpha1.PinDigests
 	mutate      bool
-	mirrors     []resolve.Mirror
+	mirrors     []image.Mirror
 	affinity    bool
 	network     v1alpha1.Network
 }
 
 // builtInActions are the actions of the built-in default (DESIGN.md): what
 // would fail to pull is denied; what may be transient, or only risky, warns.
-func builtInActions() map[resolve.Class]Action {
-	return map[resolve.Class]Action{
-		resolve.InvalidReference:   Deny,
-		resolve.ImplicitLatest:     Deny,
-		resolve.LatestTag:          Warn,
-		resolve.NotFound:           Deny,
-		resolve.Unauthorized:       Deny,
-		resolve.Forbidden:          Deny,
-		resolve.RateLimited:        Warn,
-		resolve.Unreachable:        Warn,
-		resolve.PlatformMismatch:   Deny,
-		resolve.RegistryNotAllowed: Deny,
-		resolve.AddressBlocked:     Deny,
+func builtInActions() map[image.Class]Action {
+	return map[image.Class]Action{
+		image.InvalidReference:   Deny,
+		image.ImplicitLatest:     Deny,
+		image.LatestTag:          Warn,
+		image.NotFound:           Deny,
+		image.Unauthorized:       Deny,
+		image.Forbidden:          Deny,
+		image.RateLimited:        Warn,
+		image.Unreachable:        Warn,
+		image.PlatformMismatch:   Deny,
+		image.RegistryNotAllowed: Deny,
+		image.AddressBlocked:     Deny,
 	}
 }
 
@@ -84,7 +84,7 @@ func (p *Policy) Mode() v1alpha1.Mode { return p.mode }
 // applied: in Audit mode Deny becomes Audit. A class this package does not
 // know (one added to resolve later) warns rather than failing silently or
 // blocking a cluster.
-func (p *Policy) Action(c resolve.Class) Action {
+func (p *Policy) Action(c image.Class) Action {
 	a := p.configured(c)
 	if a == Deny && p.mode == v1alpha1.ModeAudit {
 		return Audit
@@ -93,7 +93,7 @@ func (p *Policy) Action(c resolve.Class) Action {
 }
 
 // configured is the class's action before the mode applies.
-func (p *Policy) configured(c resolve.Class) Action {
+func (p *Policy) configured(c image.Class) Action {
 	if a, ok := p.actions[c]; ok {
 		return a
 	}
@@ -123,11 +123,11 @@ func (p *Policy) Mutates(kind string) bool {
 func (p *Policy) mutable(kind string) bool { return kind == "Pod" || p.mutate }
 
 // Mirrors are the mirror rules for the resolver, in the policy's order.
-func (p *Policy) Mirrors() []resolve.Mirror {
+func (p *Policy) Mirrors() []image.Mirror {
 	if len(p.mirrors) == 0 {
 		return nil
 	}
-	return append([]resolve.Mirror(nil), p.mirrors...)
+	return append([]image.Mirror(nil), p.mirrors...)
 }
 
 // Network is what the address guard allows (a copy).

@@ -10,7 +10,7 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
@@ -87,8 +87,8 @@ func validateActions(path *field.Path, actions map[string]v1alpha1.Action) field
 	if len(actions) > maxActionsEntries {
 		errs = append(errs, field.TooMany(path, len(actions), maxActionsEntries))
 	}
-	classes := make([]string, len(resolve.Classes))
-	for i, c := range resolve.Classes {
+	classes := make([]string, len(image.Classes))
+	for i, c := range image.Classes {
 		classes[i] = string(c)
 	}
 	// Sorted keys give the same errors in the same order every time.

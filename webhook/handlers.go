@@ -8,6 +8,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/policies"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
@@ -53,7 +54,7 @@ type Recorder interface {
 	Admission(kind string, endpoint string, allowed bool, d time.Duration)
 	// Finding is called by the validating endpoint for each finding, so a
 	// finding is counted once although both endpoints judge the object.
-	Finding(class resolve.Class, action policies.Action)
+	Finding(class image.Class, action policies.Action)
 }
 
 // Handlers are pullguard's two admission endpoints over one cluster view.

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/registrytest"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/internal/workload"
@@ -209,7 +210,7 @@ func (r *recorder) Admission(kind, endpoint string, allowed bool, _ time.Duratio
 	r.admissions = append(r.admissions, kind+" "+endpoint+" "+verdict)
 }
 
-func (r *recorder) Finding(c resolve.Class, a policies.Action) {
+func (r *recorder) Finding(c image.Class, a policies.Action) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.findings = append(r.findings, string(c)+" "+string(a))

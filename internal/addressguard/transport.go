@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pullguard/pullguard/internal/image"
 )
 
 // PlainHTTPError refuses a plain http:// request to a host that is not one of
@@ -156,10 +158,12 @@ func parseHosts(entries []string) []hostPort {
 	return hosts
 }
 
-// splitHost splits "host", "host:port", "[v6]:port" or "v6" and lower-cases
-// the host; a missing port is the scheme's default, or "" without a scheme.
+// splitHost splits "host", "host:port", "[v6]:port" or "v6", the host
+// spelled canonically (image.CanonicalHost: lower case, Docker Hub's
+// aliases as one); a missing port is the scheme's default, or "" without a
+// scheme.
 func splitHost(s, scheme string) (hostPort, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = image.CanonicalHost(s)
 	if s == "" {
 		return hostPort{}, false
 	}

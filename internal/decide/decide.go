@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/internal/workload"
 	"github.com/pullguard/pullguard/policies"
@@ -57,7 +58,7 @@ func Decide(ctx context.Context, p *policies.Policy, obj workload.Object, uses [
 			}
 			r.Candidates = c
 		}
-		ref, err := resolve.ParseReference(use.Image)
+		ref, err := image.Parse(use.Image)
 		switch {
 		case err != nil:
 			r.Err = err

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/internal/workload"
 	"github.com/pullguard/pullguard/policies"
@@ -18,12 +19,12 @@ import (
 type recordingLookup struct {
 	mu      sync.Mutex
 	asked   []string
-	mirrors [][]resolve.Mirror
+	mirrors [][]image.Mirror
 	creds   []resolve.Credentials
-	answers map[string]resolve.Facts // by Reference.Original; missing → NotFound
+	answers map[string]image.Facts // by Reference.Original; missing → NotFound
 }
 
-func (l *recordingLookup) Resolve(_ context.Context, req resolve.Request) (resolve.Facts, error) {
+func (l *recordingLookup) Resolve(_ context.Context, req resolve.Request) (image.Facts, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.asked = append(l.asked, req.Ref.Original)
@@ -32,7 +33,7 @@ func (l *recordingLookup) Resolve(_ context.Context, req resolve.Request) (resol
 	if f, ok := l.answers[req.Ref.Original]; ok {
 		return f, nil
 	}
-	return resolve.Facts{}, &resolve.Error{Class: resolve.NotFound, Image: req.Ref.Original, Registry: req.Ref.Registry, StatusCode: 404}
+	return image.Facts{}, &image.Error{Class: image.NotFound, Image: req.Ref.Original, Registry: req.Ref.Registry, StatusCode: 404}
 }
 
 // namedCreds is a credential set with a name; only its identity matters here.
@@ -46,7 +47,7 @@ func (c namedCreds) Sources(string) []string { return []string{c.name} }
 func TestDecide(t *testing.T) {
 	t.Parallel()
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
-	good := resolve.Facts{Digest: v1.Hash{Algorithm: "sha256", Hex: "0123456789012345678901234567890123456789012345678901234567890123"}, Platforms: []v1.Platform{amd64}}
+	good := image.Facts{Digest: v1.Hash{Algorithm: "sha256", Hex: "0123456789012345678901234567890123456789012345678901234567890123"}, Platforms: []v1.Platform{amd64}}
 	strict, err := policies.Load([]byte(`apiVersion: pullguard.io/v1alpha1
 kind: ImagePolicy
 metadata: {name: strict}
@@ -59,8 +60,8 @@ spec:
 		t.Fatal(err)
 	}
 	pod := &workload.PodContext{SpecPointer: "/spec", ImagePullSecrets: []string{"regcred"}}
-	use := func(i int, image string) workload.ImageUse {
-		return workload.ImageUse{Container: "c" + string(rune('0'+i)), Kind: workload.Container, Image: image, Pointer: "/spec/containers/" + string(rune('0'+i)) + "/image", Pod: pod}
+	use := func(i int, img string) workload.ImageUse {
+		return workload.ImageUse{Container: "c" + string(rune('0'+i)), Kind: workload.Container, Image: img, Pointer: "/spec/containers/" + string(rune('0'+i)) + "/image", Pod: pod}
 	}
 	tests := []struct {
 		name      string
@@ -91,7 +92,7 @@ spec:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			l := &recordingLookup{answers: map[string]resolve.Facts{"ghcr.io/acme/api:v1": good}}
+			l := &recordingLookup{answers: map[string]image.Facts{"ghcr.io/acme/api:v1": good}}
 			var uses []workload.ImageUse
 			for i, img := range tt.images {
 				uses = append(uses, use(i, img))
@@ -146,18 +147,18 @@ func TestDecideDeadline(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	hang := lookupFunc(func(ctx context.Context, req resolve.Request) (resolve.Facts, error) {
+	hang := lookupFunc(func(ctx context.Context, req resolve.Request) (image.Facts, error) {
 		<-ctx.Done()
-		return resolve.Facts{}, ctx.Err()
+		return image.Facts{}, ctx.Err()
 	})
 	d := Decide(ctx, policies.Default(), workload.Object{Kind: "Pod", Name: "p"}, []workload.ImageUse{{Container: "c", Image: "ghcr.io/acme/api:v1", Pod: &workload.PodContext{}}}, Env{Lookup: hang})
-	if len(d.Findings) != 1 || d.Findings[0].Class != resolve.Unreachable || d.Findings[0].Action != policies.Warn || !d.Allowed {
+	if len(d.Findings) != 1 || d.Findings[0].Class != image.Unreachable || d.Findings[0].Action != policies.Warn || !d.Allowed {
 		t.Errorf("want one Unreachable warning and the object allowed, got %+v", d)
 	}
 }
 
-type lookupFunc func(context.Context, resolve.Request) (resolve.Facts, error)
+type lookupFunc func(context.Context, resolve.Request) (image.Facts, error)
 
-func (f lookupFunc) Resolve(ctx context.Context, req resolve.Request) (resolve.Facts, error) {
+func (f lookupFunc) Resolve(ctx context.Context, req resolve.Request) (image.Facts, error) {
 	return f(ctx, req)
 }

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/resolve"
 )
 
@@ -21,7 +22,7 @@ type counting struct {
 	m    *Metrics
 }
 
-func (l *counting) Resolve(ctx context.Context, req resolve.Request) (resolve.Facts, error) {
+func (l *counting) Resolve(ctx context.Context, req resolve.Request) (image.Facts, error) {
 	l.m.inFlight.Inc()
 	defer l.m.inFlight.Dec()
 	return l.next.Resolve(ctx, req)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/resolve"
 )
 
@@ -19,13 +20,13 @@ type gated struct {
 	release chan struct{}
 }
 
-func (g *gated) Resolve(ctx context.Context, _ resolve.Request) (resolve.Facts, error) {
+func (g *gated) Resolve(ctx context.Context, _ resolve.Request) (image.Facts, error) {
 	g.started <- struct{}{}
 	select {
 	case <-g.release:
-		return resolve.Facts{}, nil
+		return image.Facts{}, nil
 	case <-ctx.Done():
-		return resolve.Facts{}, ctx.Err()
+		return image.Facts{}, ctx.Err()
 	}
 }
 

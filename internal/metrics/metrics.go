@@ -18,7 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pullguard/pullguard/internal/resolve"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/policies"
 )
 
@@ -107,16 +107,16 @@ func (m *Metrics) Admission(kind, endpoint string, allowed bool, d time.Duration
 }
 
 // Finding records one finding and the action the policy took on it.
-func (m *Metrics) Finding(class resolve.Class, action policies.Action) {
+func (m *Metrics) Finding(class image.Class, action policies.Action) {
 	if m == nil {
 		return
 	}
 	m.findings.WithLabelValues(classLabel(class), actionLabel(action)).Inc()
 }
 
-// classLabel keeps the class label to the closed set of resolve.Classes.
-func classLabel(c resolve.Class) string {
-	if slices.Contains(resolve.Classes, c) {
+// classLabel keeps the class label to the closed set of image.Classes.
+func classLabel(c image.Class) string {
+	if slices.Contains(image.Classes, c) {
 		return string(c)
 	}
 	return Other

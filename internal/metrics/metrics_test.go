@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/policies"
 )
@@ -66,9 +67,9 @@ func TestAdmissionAndFinding(t *testing.T) {
 	m.Admission("Pod", "validate", true, 20*time.Millisecond)
 	m.Admission("Pod", "validate", true, 30*time.Millisecond)
 	m.Admission("Deployment", "mutate", false, time.Second)
-	m.Finding(resolve.NotFound, policies.Deny)
-	m.Finding(resolve.NotFound, policies.Deny)
-	m.Finding(resolve.RateLimited, policies.Warn)
+	m.Finding(image.NotFound, policies.Deny)
+	m.Finding(image.NotFound, policies.Deny)
+	m.Finding(image.RateLimited, policies.Warn)
 	m.Finding("SomethingNew", "Shrug") // never a label value outside the closed sets
 
 	want := `
@@ -150,7 +151,7 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	t.Parallel()
 	var m *Metrics
 	m.Admission("Pod", "validate", true, time.Second)
-	m.Finding(resolve.NotFound, policies.Deny)
+	m.Finding(image.NotFound, policies.Deny)
 	if rt := m.Transport(nil); rt != nil {
 		t.Errorf("nil.Transport(nil) = %v", rt)
 	}

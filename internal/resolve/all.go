@@ -3,6 +3,8 @@ package resolve
 import (
 	"context"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"golang.org/x/sync/errgroup"
 )
 
@@ -12,9 +14,9 @@ const DefaultParallelism = 8
 
 // Outcome is the answer to one Request of ResolveAll.
 type Outcome struct {
-	Facts Facts
-	// Err is nil on success, else the *Error.
-	Err *Error
+	Facts image.Facts
+	// Err is nil on success, else the *image.Error.
+	Err *image.Error
 }
 
 // ResolveAll resolves reqs in parallel (at most DefaultParallelism at a

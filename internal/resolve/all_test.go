@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -19,29 +21,29 @@ type fakeLookup struct {
 	delay    time.Duration
 }
 
-func (f *fakeLookup) Resolve(ctx context.Context, req Request) (Facts, error) {
+func (f *fakeLookup) Resolve(ctx context.Context, req Request) (image.Facts, error) {
 	n := f.inFlight.Add(1)
 	defer f.inFlight.Add(-1)
 	for p := f.peak.Load(); n > p && !f.peak.CompareAndSwap(p, n); p = f.peak.Load() {
 	}
 	time.Sleep(f.delay)
 	if err := f.answers[req.Ref.Original]; err != nil {
-		return Facts{}, err
+		return image.Facts{}, err
 	}
-	return Facts{ResolvedRepository: req.Ref.Original}, nil
+	return image.Facts{ResolvedRepository: req.Ref.Original}, nil
 }
 
 func TestResolveAll(t *testing.T) {
 	t.Parallel()
 	f := &fakeLookup{delay: 10 * time.Millisecond, answers: map[string]error{
-		"bad":   &Error{Class: NotFound, Image: "bad"},
+		"bad":   &image.Error{Class: image.NotFound, Image: "bad"},
 		"plain": errors.New("boom"),
 	}}
 	var reqs []Request
 	var want []string
 	for i := range 20 {
 		name := []string{"a", "bad", "plain", "b"}[i%4]
-		reqs = append(reqs, Request{Ref: Reference{Original: name}})
+		reqs = append(reqs, Request{Ref: image.Reference{Original: name}})
 		want = append(want, name)
 	}
 	out := ResolveAll(testContext(t), f, reqs)
@@ -50,8 +52,8 @@ func TestResolveAll(t *testing.T) {
 		switch {
 		case o.Err != nil:
 			got = append(got, o.Err.Image)
-			if o.Err.Image == "plain" && o.Err.Class != Unreachable {
-				t.Errorf("a plain error became %s, want Unreachable", o.Err.Class)
+			if o.Err.Image == "plain" && o.Err.Class != image.Unreachable {
+				t.Errorf("a plain error became %s, want image.Unreachable", o.Err.Class)
 			}
 		default:
 			got = append(got, o.Facts.ResolvedRepository)
@@ -71,7 +73,7 @@ func TestResolveAllAgainstRegistry(t *testing.T) {
 	out := ResolveAll(testContext(t), New(), []Request{
 		{Ref: reg.ref(t, "single:1.0")}, {Ref: reg.ref(t, "multi:nope")}, {Ref: reg.ref(t, "win:1.0")},
 	})
-	if out[0].Err != nil || out[2].Err != nil || out[1].Err == nil || out[1].Err.Class != NotFound {
+	if out[0].Err != nil || out[2].Err != nil || out[1].Err == nil || out[1].Err.Class != image.NotFound {
 		t.Fatalf("outcomes = %+v", out)
 	}
 	if diff := cmp.Diff([]v1.Platform{{OS: "windows", Architecture: "amd64"}}, out[2].Facts.Platforms); diff != "" {

@@ -5,20 +5,22 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/pullguard/pullguard/internal/addressguard"
 )
 
 // classifyBlocked recognises the address guard's refusals: a dial to a
-// forbidden address is AddressBlocked. Plain HTTP to a host not listed as
+// forbidden address is image.AddressBlocked. Plain HTTP to a host not listed as
 // insecure is a setup problem, not a forbidden address: go-containerregistry
 // tries HTTPS first and HTTP second for loopback and private hosts, so the
 // refusal of the second try is reported only when the first one reached a
 // server (that spoke plain HTTP); otherwise the HTTPS failure (connection refused,
 // bad certificate) is the better reason and classification goes on.
-func classifyBlocked(err error) (Class, string, bool) {
+func classifyBlocked(err error) (image.Class, string, bool) {
 	var be *addressguard.BlockedError
 	if errors.As(err, &be) {
-		return AddressBlocked, be.Error(), true
+		return image.AddressBlocked, be.Error(), true
 	}
 	var pe *addressguard.PlainHTTPError
 	var dial *net.OpError
@@ -26,7 +28,7 @@ func classifyBlocked(err error) (Class, string, bool) {
 	// untyped error, so the sign that HTTPS reached a plain HTTP server is
 	// that it failed without a network error.
 	if errors.As(err, &pe) && !errors.As(err, &dial) {
-		return Unreachable, fmt.Sprintf("registry %q speaks plain HTTP, which pullguard uses only for registries listed as insecure "+
+		return image.Unreachable, fmt.Sprintf("registry %q speaks plain HTTP, which pullguard uses only for registries listed as insecure "+
 			"(--insecure-registry, or spec.network.insecureRegistries)", pe.Host), true
 	}
 	return "", "", false

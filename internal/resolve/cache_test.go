@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pullguard/pullguard/internal/image"
 )
 
 func TestCacheHitsMakeNoRequests(t *testing.T) {
@@ -45,16 +47,16 @@ func TestCacheKeepsOnlyNotFound(t *testing.T) {
 	tests := []struct {
 		name    string
 		wrap    func(http.Handler) http.Handler
-		class   Class
+		class   image.Class
 		cached  bool
 		ttlOpts []Option
 	}{
-		{"404 is kept", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`), NotFound, true, nil},
-		{"404 not kept with ttl 0", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`), NotFound, false, []Option{WithNotFoundTTL(0)}},
-		{"401 is not kept", fault(401, js, `{"errors":[{"code":"UNAUTHORIZED"}]}`), Unauthorized, false, nil},
-		{"403 is not kept", fault(403, js, `{"errors":[{"code":"DENIED"}]}`), Forbidden, false, nil},
-		{"429 is not kept", fault(429, js, `{"errors":[{"code":"TOOMANYREQUESTS"}]}`), RateLimited, false, nil},
-		{"500 is not kept", fault(500, js, ""), Unreachable, false, nil},
+		{"404 is kept", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`), image.NotFound, true, nil},
+		{"404 not kept with ttl 0", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`), image.NotFound, false, []Option{WithNotFoundTTL(0)}},
+		{"401 is not kept", fault(401, js, `{"errors":[{"code":"UNAUTHORIZED"}]}`), image.Unauthorized, false, nil},
+		{"403 is not kept", fault(403, js, `{"errors":[{"code":"DENIED"}]}`), image.Forbidden, false, nil},
+		{"429 is not kept", fault(429, js, `{"errors":[{"code":"TOOMANYREQUESTS"}]}`), image.RateLimited, false, nil},
+		{"500 is not kept", fault(500, js, ""), image.Unreachable, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +67,7 @@ func TestCacheKeepsOnlyNotFound(t *testing.T) {
 			for i := range 2 {
 				before := reg.requests()
 				_, err := r.Resolve(testContext(t), Request{Ref: ref})
-				var e *Error
+				var e *image.Error
 				if !errors.As(err, &e) || e.Class != tt.class {
 					t.Fatalf("lookup %d = %v, want %s", i, err, tt.class)
 				}
@@ -86,15 +88,15 @@ func TestCachedNotFoundNamesEachCallersImage(t *testing.T) {
 	reg := newTestRegistry(t, nil)
 	r := New()
 	for _, s := range []string{reg.host + "/multi:nope", reg.host + "/multi:nope"} {
-		ref, err := ParseReference(s)
+		ref, err := image.Parse(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ref.Original = s + " " // as if written differently
 		_, err = r.Resolve(testContext(t), Request{Ref: ref})
-		var e *Error
-		if !errors.As(err, &e) || e.Class != NotFound || e.Image != ref.Original {
-			t.Fatalf("Resolve = %+v, want NotFound naming %q", err, ref.Original)
+		var e *image.Error
+		if !errors.As(err, &e) || e.Class != image.NotFound || e.Image != ref.Original {
+			t.Fatalf("Resolve = %+v, want image.NotFound naming %q", err, ref.Original)
 		}
 	}
 }
@@ -167,9 +169,9 @@ func TestWaiterCancellationDoesNotFailOthers(t *testing.T) {
 	}
 	cancel()
 	err := <-impatient
-	var e *Error
-	if !errors.As(err, &e) || e.Class != Unreachable || !strings.Contains(e.Reason, "canceled") {
-		t.Errorf("canceled caller got %v, want Unreachable (canceled)", err)
+	var e *image.Error
+	if !errors.As(err, &e) || e.Class != image.Unreachable || !strings.Contains(e.Reason, "canceled") {
+		t.Errorf("canceled caller got %v, want image.Unreachable (canceled)", err)
 	}
 	close(gate)
 	if err := <-patient; err != nil {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
@@ -39,19 +41,19 @@ func (e *badResponseError) Error() string {
 
 func (e *badResponseError) Unwrap() error { return e.err }
 
-// Classify turns what asking registry about image produced into an *Error
-// with a Class, by the error's type (never its text). An *Error is returned
+// Classify turns what asking registry about image produced into an *image.Error
+// with a image.Class, by the error's type (never its text). An *image.Error is returned
 // as is; nil stays nil. Reasons never carry credentials: URLs copied from
 // errors lose their user info and query.
-func Classify(image, registry string, err error) *Error {
+func Classify(original, registry string, err error) *image.Error {
 	if err == nil {
 		return nil
 	}
-	var re *Error
+	var re *image.Error
 	if errors.As(err, &re) {
 		return re
 	}
-	e := &Error{Image: image, Registry: registry, Err: redactErr(err)}
+	e := &image.Error{Image: original, Registry: registry, Err: redactErr(err)}
 	e.Class, e.StatusCode, e.Reason = classify(err)
 	return e
 }
@@ -60,7 +62,7 @@ func Classify(image, registry string, err error) *Error {
 // The order matters: a registry's answer is more specific than the
 // transport failure that may wrap it, a deadline more telling than the
 // network error it caused.
-func classify(err error) (Class, int, string) {
+func classify(err error) (image.Class, int, string) {
 	if c, reason, ok := classifyBlocked(err); ok {
 		return c, 0, reason
 	}
@@ -70,23 +72,23 @@ func classify(err error) (Class, int, string) {
 	}
 	var bad *badResponseError
 	if errors.As(err, &bad) {
-		return Unreachable, 0, "registry sent an answer pullguard cannot read: " + redactText(bad.Error())
+		return image.Unreachable, 0, "registry sent an answer pullguard cannot read: " + redactText(bad.Error())
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return Unreachable, 0, "registry did not answer before the deadline"
+		return image.Unreachable, 0, "registry did not answer before the deadline"
 	case errors.Is(err, context.Canceled):
-		return Unreachable, 0, "lookup was canceled before the registry answered"
+		return image.Unreachable, 0, "lookup was canceled before the registry answered"
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		if dnsErr.IsNotFound {
-			return Unreachable, 0, fmt.Sprintf("registry host %q does not exist (DNS: no such host)", dnsErr.Name)
+			return image.Unreachable, 0, fmt.Sprintf("registry host %q does not exist (DNS: no such host)", dnsErr.Name)
 		}
-		return Unreachable, 0, fmt.Sprintf("cannot look up registry host %q: %s", dnsErr.Name, dnsErr.Err)
+		return image.Unreachable, 0, fmt.Sprintf("cannot look up registry host %q: %s", dnsErr.Name, dnsErr.Err)
 	}
 	if reason, ok := classifyTLS(err); ok {
-		return Unreachable, 0, reason
+		return image.Unreachable, 0, reason
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
@@ -94,54 +96,54 @@ func classify(err error) (Class, int, string) {
 		if opErr.Op != "dial" {
 			what = opErr.Op + " from"
 		}
-		return Unreachable, 0, fmt.Sprintf("cannot %s registry: %s", what, redactText(fmt.Sprint(opErr.Err)))
+		return image.Unreachable, 0, fmt.Sprintf("cannot %s registry: %s", what, redactText(fmt.Sprint(opErr.Err)))
 	}
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
-		return Unreachable, 0, "registry closed the connection before answering"
+		return image.Unreachable, 0, "registry closed the connection before answering"
 	}
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &syntaxErr) || errors.As(err, &typeErr) {
-		return Unreachable, 0, "registry sent a body that is not valid JSON: " + redactText(err.Error())
+		return image.Unreachable, 0, "registry sent a body that is not valid JSON: " + redactText(err.Error())
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
-		return Unreachable, 0, "registry did not answer in time"
+		return image.Unreachable, 0, "registry did not answer in time"
 	}
-	return Unreachable, 0, redactText(err.Error())
+	return image.Unreachable, 0, redactText(err.Error())
 }
 
 // classifyStatus maps a registry answer to a class: the status first, since
 // registries agree on it more than on error codes (Docker Hub answers 401
 // UNAUTHORIZED for a repository that does not exist, ECR 403 DENIED), then
 // the OCI codes for answers with an unusual status.
-func classifyStatus(te *transport.Error) Class {
+func classifyStatus(te *transport.Error) image.Class {
 	switch s := te.StatusCode; {
 	case s == http.StatusNotFound:
-		return NotFound
+		return image.NotFound
 	case s == http.StatusUnauthorized:
-		return Unauthorized
+		return image.Unauthorized
 	case s == http.StatusForbidden:
-		return Forbidden
+		return image.Forbidden
 	case s == http.StatusTooManyRequests:
-		return RateLimited
+		return image.RateLimited
 	case s >= 500:
-		return Unreachable
+		return image.Unreachable
 	}
 	for _, d := range te.Errors {
 		switch d.Code {
 		case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
-			return NotFound
+			return image.NotFound
 		case transport.UnauthorizedErrorCode:
-			return Unauthorized
+			return image.Unauthorized
 		case transport.DeniedErrorCode:
-			return Forbidden
+			return image.Forbidden
 		case transport.TooManyRequestsErrorCode:
-			return RateLimited
+			return image.RateLimited
 		}
 	}
-	return Unreachable
+	return image.Unreachable
 }
 
 // answered renders a registry answer: `registry answered 404
@@ -210,7 +212,7 @@ func classifyTLS(err error) (string, bool) {
 }
 
 // redactErr strips credentials from the URLs *url.Error carries, so even
-// Error.Err printed with %v shows none.
+// image.Error.Err printed with %v shows none.
 func redactErr(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
@@ -33,40 +35,40 @@ func TestClassify(t *testing.T) {
 	tests := []struct {
 		name   string
 		err    error
-		class  Class
+		class  image.Class
 		status int
 		reason string // substring
 	}{
-		{"manifest unknown", diag(404, transport.ManifestUnknownErrorCode, "manifest unknown"), NotFound, 404, `registry answered 404 MANIFEST_UNKNOWN "manifest unknown"`},
-		{"name unknown", diag(404, transport.NameUnknownErrorCode, "repository name not known"), NotFound, 404, "NAME_UNKNOWN"},
-		{"404 from HEAD", &transport.Error{StatusCode: 404}, NotFound, 404, "registry answered 404 Not Found"},
-		{"401", diag(401, transport.UnauthorizedErrorCode, "authentication required"), Unauthorized, 401, "UNAUTHORIZED"},
-		{"403 denied", diag(403, transport.DeniedErrorCode, "requested access to the resource is denied"), Forbidden, 403, "DENIED"},
-		{"429", diag(429, transport.TooManyRequestsErrorCode, "rate limit"), RateLimited, 429, "TOOMANYREQUESTS"},
-		{"500", &transport.Error{StatusCode: 500}, Unreachable, 500, "registry answered 500"},
-		{"503 wrapped", fmt.Errorf("get: %w", &transport.Error{StatusCode: 503}), Unreachable, 503, "503"},
-		{"400 with denied code", diag(400, transport.DeniedErrorCode, "no"), Forbidden, 400, "DENIED"},
-		{"400 with name unknown", diag(400, transport.NameUnknownErrorCode, "no"), NotFound, 400, "NAME_UNKNOWN"},
-		{"deadline", fmt.Errorf("head: %w", context.DeadlineExceeded), Unreachable, 0, "before the deadline"},
-		{"flight timeout", &cache.TimeoutError{Key: "k"}, Unreachable, 0, "before the deadline"},
-		{"canceled", context.Canceled, Unreachable, 0, "canceled"},
-		{"dns", &url.Error{Op: "Get", URL: "https://nope.invalid/v2/", Err: &net.OpError{Op: "dial", Err: &net.DNSError{Name: "nope.invalid", Err: "no such host", IsNotFound: true}}}, Unreachable, 0, `registry host "nope.invalid" does not exist`},
-		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, Unreachable, 0, "cannot connect to registry: connect: connection refused"},
-		{"verification error without cause", &tls.CertificateVerificationError{}, Unreachable, 0, "cannot be verified"},
-		{"plain http server", &url.Error{Op: "Get", URL: "https://h/v2/", Err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}}, Unreachable, 0, "does not speak TLS"},
-		{"unknown CA", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, Unreachable, 0, "unknown authority"},
-		{"bad body", &badResponseError{what: "index manifest does not parse", err: syntaxErr}, Unreachable, 0, "cannot read: index manifest does not parse"},
-		{"json body", fmt.Errorf("decode: %w", syntaxErr), Unreachable, 0, "not valid JSON"},
-		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), Unreachable, 0, "closed the connection"},
-		{"blocked", &url.Error{Op: "Get", URL: "https://meta/v2/", Err: &net.OpError{Op: "dial", Err: &addressguard.BlockedError{Host: "meta", Addr: netip.MustParseAddr("169.254.169.254"), Reason: "metadata"}}}, AddressBlocked, 0, `address 169.254.169.254 of "meta" is blocked`},
-		{"plain http refused alone", &url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}, Unreachable, 0, "listed as insecure"},
+		{"manifest unknown", diag(404, transport.ManifestUnknownErrorCode, "manifest unknown"), image.NotFound, 404, `registry answered 404 MANIFEST_UNKNOWN "manifest unknown"`},
+		{"name unknown", diag(404, transport.NameUnknownErrorCode, "repository name not known"), image.NotFound, 404, "NAME_UNKNOWN"},
+		{"404 from HEAD", &transport.Error{StatusCode: 404}, image.NotFound, 404, "registry answered 404 Not Found"},
+		{"401", diag(401, transport.UnauthorizedErrorCode, "authentication required"), image.Unauthorized, 401, "UNAUTHORIZED"},
+		{"403 denied", diag(403, transport.DeniedErrorCode, "requested access to the resource is denied"), image.Forbidden, 403, "DENIED"},
+		{"429", diag(429, transport.TooManyRequestsErrorCode, "rate limit"), image.RateLimited, 429, "TOOMANYREQUESTS"},
+		{"500", &transport.Error{StatusCode: 500}, image.Unreachable, 500, "registry answered 500"},
+		{"503 wrapped", fmt.Errorf("get: %w", &transport.Error{StatusCode: 503}), image.Unreachable, 503, "503"},
+		{"400 with denied code", diag(400, transport.DeniedErrorCode, "no"), image.Forbidden, 400, "DENIED"},
+		{"400 with name unknown", diag(400, transport.NameUnknownErrorCode, "no"), image.NotFound, 400, "NAME_UNKNOWN"},
+		{"deadline", fmt.Errorf("head: %w", context.DeadlineExceeded), image.Unreachable, 0, "before the deadline"},
+		{"flight timeout", &cache.TimeoutError{Key: "k"}, image.Unreachable, 0, "before the deadline"},
+		{"canceled", context.Canceled, image.Unreachable, 0, "canceled"},
+		{"dns", &url.Error{Op: "Get", URL: "https://nope.invalid/v2/", Err: &net.OpError{Op: "dial", Err: &net.DNSError{Name: "nope.invalid", Err: "no such host", IsNotFound: true}}}, image.Unreachable, 0, `registry host "nope.invalid" does not exist`},
+		{"refused", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}, image.Unreachable, 0, "cannot connect to registry: connect: connection refused"},
+		{"verification error without cause", &tls.CertificateVerificationError{}, image.Unreachable, 0, "cannot be verified"},
+		{"plain http server", &url.Error{Op: "Get", URL: "https://h/v2/", Err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}}, image.Unreachable, 0, "does not speak TLS"},
+		{"unknown CA", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, image.Unreachable, 0, "unknown authority"},
+		{"bad body", &badResponseError{what: "index manifest does not parse", err: syntaxErr}, image.Unreachable, 0, "cannot read: index manifest does not parse"},
+		{"json body", fmt.Errorf("decode: %w", syntaxErr), image.Unreachable, 0, "not valid JSON"},
+		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), image.Unreachable, 0, "closed the connection"},
+		{"blocked", &url.Error{Op: "Get", URL: "https://meta/v2/", Err: &net.OpError{Op: "dial", Err: &addressguard.BlockedError{Host: "meta", Addr: netip.MustParseAddr("169.254.169.254"), Reason: "metadata"}}}, image.AddressBlocked, 0, `address 169.254.169.254 of "meta" is blocked`},
+		{"plain http refused alone", &url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}, image.Unreachable, 0, "listed as insecure"},
 		{"plain http registry, http refused", errors.Join(
 			&url.Error{Op: "Get", URL: "https://h/v2/", Err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}},
-			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), Unreachable, 0, "listed as insecure"},
+			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), image.Unreachable, 0, "listed as insecure"},
 		{"https refused, http refused", errors.Join(
 			&url.Error{Op: "Get", URL: "https://h/v2/", Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}},
-			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), Unreachable, 0, "connection refused"},
-		{"token in url", &url.Error{Op: "Get", URL: "https://u:hunter2@h/token?access_token=s3cret", Err: errors.New("boom")}, Unreachable, 0, "REDACTED"},
+			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), image.Unreachable, 0, "connection refused"},
+		{"token in url", &url.Error{Op: "Get", URL: "https://u:hunter2@h/token?access_token=s3cret", Err: errors.New("boom")}, image.Unreachable, 0, "REDACTED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,9 +94,9 @@ func TestClassifyKeepsError(t *testing.T) {
 	if Classify("i", "r", nil) != nil {
 		t.Error("Classify(nil) != nil")
 	}
-	in := &Error{Class: NotFound, Image: "x"}
+	in := &image.Error{Class: image.NotFound, Image: "x"}
 	if got := Classify("i", "r", fmt.Errorf("w: %w", in)); got != in {
-		t.Errorf("Classify of a wrapped *Error = %+v, want it unchanged", got)
+		t.Errorf("Classify of a wrapped *image.Error = %+v, want it unchanged", got)
 	}
 }
 

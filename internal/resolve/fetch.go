@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -38,8 +40,9 @@ func (r *Resolver) nameOpts(registry string) []name.Option {
 }
 
 // isInsecure matches "host:port" and "host" (any port), as the address
-// guard does.
+// guard does, in their canonical spelling.
 func (r *Resolver) isInsecure(registry string) bool {
+	registry = image.CanonicalHost(registry)
 	if r.insecure[registry] {
 		return true
 	}
@@ -50,14 +53,14 @@ func (r *Resolver) isInsecure(registry string) bool {
 // digestOf asks the registry which digest ref's tag names: HEAD, which
 // Docker Hub does not count against its pull limit, and GET only when HEAD
 // cannot answer.
-func (r *Resolver) digestOf(ctx context.Context, ref Reference, image string, creds Credentials) (v1.Hash, error) {
-	nref, err := ref.nameRef(r.nameOpts(ref.Registry)...)
+func (r *Resolver) digestOf(ctx context.Context, ref image.Reference, original string, creds Credentials) (v1.Hash, error) {
+	nref, err := r.nameRef(ref)
 	if err != nil {
-		return v1.Hash{}, invalid(image, "does not parse: "+err.Error(), err)
+		return v1.Hash{}, unnameable(original, ref, err)
 	}
 	p, err := r.puller(ctx, creds)
 	if err != nil {
-		return v1.Hash{}, Classify(image, ref.Registry, err)
+		return v1.Hash{}, Classify(original, ref.Registry, err)
 	}
 	desc, err := p.Head(ctx, nref)
 	if err == nil {
@@ -71,8 +74,8 @@ func (r *Resolver) digestOf(ctx context.Context, ref Reference, image string, cr
 		}
 		err = gerr
 	}
-	e := Classify(image, ref.Registry, err)
-	if e.Class == NotFound {
+	e := Classify(original, ref.Registry, err)
+	if e.Class == image.NotFound {
 		e.Suggestions = r.suggest(ctx, p, ref)
 	}
 	return v1.Hash{}, e
@@ -106,39 +109,40 @@ func headCannotAnswer(err error) bool {
 // factsOf reads the manifest of ref's repository at dgst. An index gives its
 // platforms; a single image its config's. remote.Image is never used on an
 // index: it would silently pick linux/amd64.
-func (r *Resolver) factsOf(ctx context.Context, ref Reference, dgst, image string, creds Credentials) (Facts, error) {
-	nref, err := name.NewDigest(ref.Repository+"@"+dgst, r.nameOpts(ref.Registry)...)
+func (r *Resolver) factsOf(ctx context.Context, ref image.Reference, dgst, original string, creds Credentials) (image.Facts, error) {
+	repo, err := r.repository(ref)
 	if err != nil {
-		return Facts{}, invalid(image, "does not parse: "+err.Error(), err)
+		return image.Facts{}, unnameable(original, ref, err)
 	}
+	nref := repo.Digest(dgst)
 	p, err := r.puller(ctx, creds)
 	if err != nil {
-		return Facts{}, Classify(image, ref.Registry, err)
+		return image.Facts{}, Classify(original, ref.Registry, err)
 	}
 	d, err := p.Get(ctx, nref)
 	if err != nil {
-		return Facts{}, Classify(image, ref.Registry, err)
+		return image.Facts{}, Classify(original, ref.Registry, err)
 	}
 	f, err := platformsOf(d)
 	if err != nil {
-		return Facts{}, Classify(image, ref.Registry, err)
+		return image.Facts{}, Classify(original, ref.Registry, err)
 	}
 	return f, nil
 }
 
-func platformsOf(d *remote.Descriptor) (Facts, error) {
+func platformsOf(d *remote.Descriptor) (image.Facts, error) {
 	mt := d.MediaType
 	if !mt.IsIndex() && !mt.IsImage() && !mt.IsSchema1() {
 		// Some registries send a wrong or no Content-Type; the manifest
 		// says what it is.
 		mt = sniffMediaType(d.Manifest)
 	}
-	f := Facts{Digest: d.Digest, MediaType: mt}
+	f := image.Facts{Digest: d.Digest, MediaType: mt}
 	switch {
 	case mt.IsIndex():
 		im, err := v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
 		if err != nil {
-			return Facts{}, &badResponseError{what: "index manifest does not parse", err: err}
+			return image.Facts{}, &badResponseError{what: "index manifest does not parse", err: err}
 		}
 		for _, m := range im.Manifests {
 			// Attestations (unknown/unknown) and nested indexes without a
@@ -151,15 +155,15 @@ func platformsOf(d *remote.Descriptor) (Facts, error) {
 	case mt.IsImage():
 		img, err := d.Image()
 		if err != nil {
-			return Facts{}, &badResponseError{what: "image manifest does not parse", err: err}
+			return image.Facts{}, &badResponseError{what: "image manifest does not parse", err: err}
 		}
 		cfg, err := img.ConfigFile()
 		if err != nil {
 			var te *transport.Error
 			if errors.As(err, &te) {
-				return Facts{}, err
+				return image.Facts{}, err
 			}
-			return Facts{}, &badResponseError{what: "image config does not parse", err: err}
+			return image.Facts{}, &badResponseError{what: "image config does not parse", err: err}
 		}
 		if p := cfg.Platform(); p != nil {
 			f.Platforms = []v1.Platform{*p}
@@ -168,7 +172,7 @@ func platformsOf(d *remote.Descriptor) (Facts, error) {
 		// Docker schema 1 names no platform pullguard can trust; policy
 		// decides what an image without platforms means.
 	default:
-		return Facts{}, &badResponseError{what: "answer is not an image manifest (media type " + quoteMT(d.MediaType) + ")"}
+		return image.Facts{}, &badResponseError{what: "answer is not an image manifest (media type " + quoteMT(d.MediaType) + ")"}
 	}
 	return f, nil
 }

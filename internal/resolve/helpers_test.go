@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -130,9 +132,9 @@ func (r *testRegistry) requests() int {
 }
 
 // ref parses "repo:tag" on this registry.
-func (r *testRegistry) ref(t testing.TB, s string) Reference {
+func (r *testRegistry) ref(t testing.TB, s string) image.Reference {
 	t.Helper()
-	ref, err := ParseReference(r.host + "/" + s)
+	ref, err := image.Parse(r.host + "/" + s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-containerregistry/pkg/registry"
 )
 
@@ -28,20 +30,20 @@ func TestInsecureRegistryOnlyWhenConfigured(t *testing.T) {
 	toServer := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}
-	ref, err := ParseReference("registry.test/multi:1.0")
+	ref, err := image.Parse("registry.test/multi:1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	_, err = New(WithTransport(toServer)).Resolve(testContext(t), Request{Ref: ref})
-	var e *Error
-	if !errors.As(err, &e) || e.Class != Unreachable || !strings.Contains(e.Reason, "certificate") {
-		t.Fatalf("unconfigured self-signed registry: %v, want Unreachable (certificate)", err)
+	var e *image.Error
+	if !errors.As(err, &e) || e.Class != image.Unreachable || !strings.Contains(e.Reason, "certificate") {
+		t.Fatalf("unconfigured self-signed registry: %v, want image.Unreachable (certificate)", err)
 	}
 	// Another host listed insecure changes nothing for this one.
 	_, err = New(WithTransport(toServer), WithInsecureRegistries("other.test")).Resolve(testContext(t), Request{Ref: ref})
-	if !errors.As(err, &e) || e.Class != Unreachable {
-		t.Fatalf("registry not listed insecure: %v, want Unreachable", err)
+	if !errors.As(err, &e) || e.Class != image.Unreachable {
+		t.Fatalf("registry not listed insecure: %v, want image.Unreachable", err)
 	}
 	for _, configured := range []string{"registry.test", "Registry.Test"} {
 		facts, err := New(WithTransport(toServer), WithInsecureRegistries(configured)).Resolve(testContext(t), Request{Ref: ref})

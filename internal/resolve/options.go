@@ -2,11 +2,11 @@ package resolve
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/go-logr/logr"
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Defaults of New. Tags move, so their digest is kept briefly; digests never
@@ -49,7 +49,7 @@ func WithTransport(rt http.RoundTripper) Option {
 func WithInsecureRegistries(hosts ...string) Option {
 	return func(r *Resolver) {
 		for _, h := range hosts {
-			r.insecure[normalizeHost(h)] = true
+			r.insecure[image.CanonicalHost(h)] = true
 		}
 	}
 }
@@ -65,7 +65,7 @@ func WithTagTTL(d time.Duration) Option {
 	return func(r *Resolver) { r.tagTTL = d }
 }
 
-// WithNotFoundTTL sets how long a confirmed NotFound is kept (0: never).
+// WithNotFoundTTL sets how long a confirmed image.NotFound is kept (0: never).
 func WithNotFoundTTL(d time.Duration) Option {
 	return func(r *Resolver) { r.notFoundTTL = d }
 }
@@ -80,7 +80,7 @@ func WithMaxFlight(d time.Duration) Option {
 	return func(r *Resolver) { r.maxFlight = d }
 }
 
-// WithSuggestions bounds the tag listing behind NotFound suggestions: its
+// WithSuggestions bounds the tag listing behind image.NotFound suggestions: its
 // time and how many tags are read. A budget of 0 turns suggestions off.
 func WithSuggestions(budget time.Duration, maxTags int) Option {
 	return func(r *Resolver) { r.suggestBudget, r.maxTags = budget, maxTags }
@@ -89,15 +89,4 @@ func WithSuggestions(budget time.Duration, maxTags int) Option {
 // WithUserAgent sets the User-Agent sent to registries.
 func WithUserAgent(ua string) Option {
 	return func(r *Resolver) { r.userAgent = ua }
-}
-
-// normalizeHost spells a registry host the way pkg/name does ("docker.io"
-// is "index.docker.io" inside go-containerregistry; "registry-1.docker.io"
-// is the host Docker Hub really serves from, and the same registry).
-func normalizeHost(h string) string {
-	h = strings.ToLower(strings.TrimSpace(h))
-	if h == "docker.io" || h == "registry-1.docker.io" {
-		return name.DefaultRegistry
-	}
-	return h
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/go-logr/logr"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -31,7 +33,7 @@ type Resolver struct {
 	userAgent     string
 
 	tags  *cache.Cache[v1.Hash]
-	facts *cache.Cache[Facts]
+	facts *cache.Cache[image.Facts]
 }
 
 var _ Lookup = (*Resolver)(nil)
@@ -58,29 +60,29 @@ func New(opts ...Option) *Resolver {
 	}
 	r.transport = withInsecureTLS(r.transport, r.insecure, r.isInsecure)
 	r.tags = cache.New[v1.Hash](r.tagSize, r.maxFlight)
-	r.facts = cache.New[Facts](r.digestSize, r.maxFlight)
+	r.facts = cache.New[image.Facts](r.digestSize, r.maxFlight)
 	return r
 }
 
 // Resolve asks the registry (or the first matching mirror) for the digest
 // and platforms of req.Ref. A Ref without Repository is parsed from its
-// Original. The error is always an *Error, returned by ctx's deadline at
+// Original. The error is always an *image.Error, returned by ctx's deadline at
 // the latest.
-func (r *Resolver) Resolve(ctx context.Context, req Request) (Facts, error) {
+func (r *Resolver) Resolve(ctx context.Context, req Request) (image.Facts, error) {
 	ref := req.Ref
 	if ref.Repository == "" {
-		parsed, err := ParseReference(ref.Original)
+		parsed, err := image.Parse(ref.Original)
 		if err != nil {
-			return Facts{}, err
+			return image.Facts{}, err
 		}
 		ref = parsed
 	}
 	if ref.Original == "" {
 		ref.Original = ref.String() // errors name the image somehow
 	}
-	rule, onMirror, ok, err := mirrorFor(req.Mirrors, ref)
+	rule, onMirror, ok, err := image.MirrorFor(req.Mirrors, ref)
 	if err != nil {
-		return Facts{}, err
+		return image.Facts{}, err
 	}
 	if !ok {
 		return r.resolveAt(ctx, ref, ref.Original, req.Credentials)
@@ -89,7 +91,7 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Facts, error) {
 	if err == nil || !rule.FallbackToSource || ctx.Err() != nil {
 		return facts, err
 	}
-	// Any failure of the mirror, a NotFound included, sends the lookup to
+	// Any failure of the mirror, a image.NotFound included, sends the lookup to
 	// the source: runtimes (containerd's hosts.toml) fall back the same way,
 	// so the pull would still succeed from there.
 	r.log.V(1).Info("mirror failed, asking the source", "mirror", onMirror.Registry, "registry", ref.Registry, "class", classOf(err))
@@ -98,7 +100,7 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (Facts, error) {
 
 // resolveAt resolves ref at its own repository; image is what the user
 // wrote, for errors.
-func (r *Resolver) resolveAt(ctx context.Context, ref Reference, image string, creds Credentials) (Facts, error) {
+func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original string, creds Credentials) (image.Facts, error) {
 	identity := ""
 	if creds != nil {
 		identity = creds.Identity(ref.Registry)
@@ -107,21 +109,21 @@ func (r *Resolver) resolveAt(ctx context.Context, ref Reference, image string, c
 	if dgst == "" {
 		key := identity + "\x00" + ref.Repository + ":" + ref.Tag
 		h, _, err := r.tags.Do(ctx, key, func(ctx context.Context) (v1.Hash, time.Duration, error) {
-			h, err := r.digestOf(ctx, ref, image, creds)
+			h, err := r.digestOf(ctx, ref, original, creds)
 			return h, r.keep(err, r.tagTTL), err
 		})
 		if err != nil {
-			return Facts{}, r.failure(image, ref, err)
+			return image.Facts{}, r.failure(original, ref, err)
 		}
 		dgst = h.String()
 	}
 	key := identity + "\x00" + ref.Repository + "@" + dgst
-	facts, _, err := r.facts.Do(ctx, key, func(ctx context.Context) (Facts, time.Duration, error) {
-		f, err := r.factsOf(ctx, ref, dgst, image, creds)
+	facts, _, err := r.facts.Do(ctx, key, func(ctx context.Context) (image.Facts, time.Duration, error) {
+		f, err := r.factsOf(ctx, ref, dgst, original, creds)
 		return f, r.keep(err, cache.Forever), err
 	})
 	if err != nil {
-		return Facts{}, r.failure(image, ref, err)
+		return image.Facts{}, r.failure(original, ref, err)
 	}
 	facts.Platforms = slices.Clone(facts.Platforms)
 	facts.ResolvedRepository = ref.Repository
@@ -131,29 +133,29 @@ func (r *Resolver) resolveAt(ctx context.Context, ref Reference, image string, c
 	return facts, nil
 }
 
-// keep is how long to cache a result: success for ok, a confirmed NotFound
-// for the NotFound TTL, anything else (401, 403, 429, 5xx, network) not at
+// keep is how long to cache a result: success for ok, a confirmed image.NotFound
+// for the image.NotFound TTL, anything else (401, 403, 429, 5xx, network) not at
 // all — those depend on the caller or on the moment, not on the image.
 func (r *Resolver) keep(err error, ok time.Duration) time.Duration {
 	if err == nil {
 		return ok
 	}
-	if classOf(err) == NotFound {
+	if classOf(err) == image.NotFound {
 		return r.notFoundTTL
 	}
 	return 0
 }
 
-// failure is the *Error for this caller: cached errors are shared between
+// failure is the *image.Error for this caller: cached errors are shared between
 // callers, so each gets its own copy naming the image it wrote.
-func (r *Resolver) failure(image string, ref Reference, err error) *Error {
-	e := *Classify(image, ref.Registry, err)
-	e.Image = image
+func (r *Resolver) failure(original string, ref image.Reference, err error) *image.Error {
+	e := *Classify(original, ref.Registry, err)
+	e.Image = original
 	e.Suggestions = slices.Clone(e.Suggestions)
 	return &e
 }
 
-func classOf(err error) Class {
+func classOf(err error) image.Class {
 	if err == nil {
 		return ""
 	}

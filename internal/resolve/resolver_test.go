@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -31,18 +33,18 @@ func TestResolveForms(t *testing.T) {
 	idx := reg.fx.index.String()
 	tests := []struct {
 		ref       string
-		form      Form
+		form      image.Form
 		tagHeads  int // HEAD requests for a tag
 		platforms []v1.Platform
 	}{
-		{"multi", FormImplicitLatest, 1, []v1.Platform{linuxAMD64, linuxARM64}},
-		{"multi:latest", FormLatest, 1, []v1.Platform{linuxAMD64, linuxARM64}},
-		{"multi:1.0", FormTag, 1, []v1.Platform{linuxAMD64, linuxARM64}},
-		{"multi@" + idx, FormDigest, 0, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"multi", image.FormImplicitLatest, 1, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"multi:latest", image.FormLatest, 1, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"multi:1.0", image.FormTag, 1, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"multi@" + idx, image.FormDigest, 0, []v1.Platform{linuxAMD64, linuxARM64}},
 		// The digest wins; the (missing) tag is never looked up.
-		{"multi:no-such-tag@" + idx, FormTagDigest, 0, []v1.Platform{linuxAMD64, linuxARM64}},
-		{"single:1.0", FormTag, 1, []v1.Platform{{OS: "linux", Architecture: "arm64"}}},
-		{"win:1.0", FormTag, 1, []v1.Platform{{OS: "windows", Architecture: "amd64"}}},
+		{"multi:no-such-tag@" + idx, image.FormTagDigest, 0, []v1.Platform{linuxAMD64, linuxARM64}},
+		{"single:1.0", image.FormTag, 1, []v1.Platform{{OS: "linux", Architecture: "arm64"}}},
+		{"win:1.0", image.FormTag, 1, []v1.Platform{{OS: "windows", Architecture: "amd64"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
@@ -176,9 +178,9 @@ func TestResolveBasicAuth(t *testing.T) {
 	ref := reg.ref(t, "multi:1.0")
 
 	_, err := r.Resolve(testContext(t), Request{Ref: ref})
-	var e *Error
-	if !errors.As(err, &e) || e.Class != Unauthorized || e.StatusCode != 401 {
-		t.Fatalf("anonymous Resolve = %v, want Unauthorized 401", err)
+	var e *image.Error
+	if !errors.As(err, &e) || e.Class != image.Unauthorized || e.StatusCode != 401 {
+		t.Fatalf("anonymous Resolve = %v, want image.Unauthorized 401", err)
 	}
 	creds := testCreds{host: reg.host, user: "alice", pass: "wonderland"}
 	facts, err := r.Resolve(testContext(t), Request{Ref: ref, Credentials: creds})
@@ -190,13 +192,13 @@ func TestResolveBasicAuth(t *testing.T) {
 	}
 	// A cached success for alice is never served to an anonymous caller.
 	_, err = r.Resolve(testContext(t), Request{Ref: ref})
-	if !errors.As(err, &e) || e.Class != Unauthorized {
-		t.Errorf("anonymous Resolve after alice's = %v, want Unauthorized", err)
+	if !errors.As(err, &e) || e.Class != image.Unauthorized {
+		t.Errorf("anonymous Resolve after alice's = %v, want image.Unauthorized", err)
 	}
 	wrong := testCreds{host: reg.host, user: "alice", pass: "guess"}
 	_, err = r.Resolve(testContext(t), Request{Ref: ref, Credentials: wrong})
-	if !errors.As(err, &e) || e.Class != Unauthorized {
-		t.Errorf("Resolve with a wrong password = %v, want Unauthorized", err)
+	if !errors.As(err, &e) || e.Class != image.Unauthorized {
+		t.Errorf("Resolve with a wrong password = %v, want image.Unauthorized", err)
 	}
 	if strings.Contains(err.Error(), "wonderland") || strings.Contains(err.Error(), "guess") {
 		t.Errorf("error leaks a password: %v", err)
@@ -232,21 +234,21 @@ func TestResolveFaults(t *testing.T) {
 		name   string
 		wrap   func(http.Handler) http.Handler
 		byTag  bool
-		class  Class
+		class  image.Class
 		status int
 		reason string
 	}{
-		{"401", fault(401, js, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`), false, Unauthorized, 401, `UNAUTHORIZED "authentication required"`},
-		{"403", fault(403, js, `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`), false, Forbidden, 403, "DENIED"},
-		{"404 manifest", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`), false, NotFound, 404, `MANIFEST_UNKNOWN "manifest unknown"`},
-		{"404 name", fault(404, js, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`), false, NotFound, 404, "NAME_UNKNOWN"},
-		{"404 on HEAD by tag", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`), true, NotFound, 404, "404"},
-		{"429", fault(429, js, `{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}`), false, RateLimited, 429, "TOOMANYREQUESTS"},
-		{"500", fault(500, "text/html", "<html>oops</html>"), false, Unreachable, 500, "registry answered 500 Internal Server Error"},
-		{"garbage error body", fault(502, js, "{{{not json"), false, Unreachable, 502, "registry answered 502"},
-		{"garbage index", fault(200, "application/vnd.oci.image.index.v1+json", "{{{not json"), true, Unreachable, 0, "cannot read: index manifest does not parse"},
-		{"html manifest", fault(200, "text/html", "<html>captive portal</html>"), true, Unreachable, 0, `cannot read: answer is not an image manifest (media type text/html)`},
-		{"digest mismatch", fault(200, "application/vnd.oci.image.index.v1+json", "{}"), false, Unreachable, 0, "does not match requested digest"},
+		{"401", fault(401, js, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`), false, image.Unauthorized, 401, `UNAUTHORIZED "authentication required"`},
+		{"403", fault(403, js, `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`), false, image.Forbidden, 403, "DENIED"},
+		{"404 manifest", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`), false, image.NotFound, 404, `MANIFEST_UNKNOWN "manifest unknown"`},
+		{"404 name", fault(404, js, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`), false, image.NotFound, 404, "NAME_UNKNOWN"},
+		{"404 on HEAD by tag", fault(404, js, `{"errors":[{"code":"MANIFEST_UNKNOWN"}]}`), true, image.NotFound, 404, "404"},
+		{"429", fault(429, js, `{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}`), false, image.RateLimited, 429, "TOOMANYREQUESTS"},
+		{"500", fault(500, "text/html", "<html>oops</html>"), false, image.Unreachable, 500, "registry answered 500 Internal Server Error"},
+		{"garbage error body", fault(502, js, "{{{not json"), false, image.Unreachable, 502, "registry answered 502"},
+		{"garbage index", fault(200, "application/vnd.oci.image.index.v1+json", "{{{not json"), true, image.Unreachable, 0, "cannot read: index manifest does not parse"},
+		{"html manifest", fault(200, "text/html", "<html>captive portal</html>"), true, image.Unreachable, 0, `cannot read: answer is not an image manifest (media type text/html)`},
+		{"digest mismatch", fault(200, "application/vnd.oci.image.index.v1+json", "{}"), false, image.Unreachable, 0, "does not match requested digest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,9 +259,9 @@ func TestResolveFaults(t *testing.T) {
 				ref = reg.ref(t, "multi:1.0")
 			}
 			_, err := New().Resolve(testContext(t), Request{Ref: ref})
-			var e *Error
+			var e *image.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("Resolve = %v, want *Error", err)
+				t.Fatalf("Resolve = %v, want *image.Error", err)
 			}
 			if e.Class != tt.class || e.StatusCode != tt.status || !strings.Contains(e.Reason, tt.reason) {
 				t.Errorf("Resolve = {%s %d %q}, want {%s %d ...%q...}", e.Class, e.StatusCode, e.Reason, tt.class, tt.status, tt.reason)
@@ -289,9 +291,9 @@ func TestResolveHangingRegistryEndsAtDeadline(t *testing.T) {
 	start := time.Now()
 	_, err := New(WithMaxFlight(time.Second)).Resolve(ctx, Request{Ref: reg.ref(t, "multi:1.0")})
 	elapsed := time.Since(start)
-	var e *Error
-	if !errors.As(err, &e) || e.Class != Unreachable || !strings.Contains(e.Reason, "deadline") {
-		t.Fatalf("Resolve = %v, want Unreachable by the deadline", err)
+	var e *image.Error
+	if !errors.As(err, &e) || e.Class != image.Unreachable || !strings.Contains(e.Reason, "deadline") {
+		t.Fatalf("Resolve = %v, want image.Unreachable by the deadline", err)
 	}
 	if elapsed > 600*time.Millisecond {
 		t.Errorf("Resolve returned after %s, want by the 300ms deadline", elapsed)
@@ -300,9 +302,9 @@ func TestResolveHangingRegistryEndsAtDeadline(t *testing.T) {
 
 func TestResolveInvalidOriginal(t *testing.T) {
 	t.Parallel()
-	_, err := New().Resolve(testContext(t), Request{Ref: Reference{Original: "Nginx"}})
-	var e *Error
-	if !errors.As(err, &e) || e.Class != InvalidReference {
-		t.Fatalf("Resolve(Nginx) = %v, want InvalidReference", err)
+	_, err := New().Resolve(testContext(t), Request{Ref: image.Reference{Original: "Nginx"}})
+	var e *image.Error
+	if !errors.As(err, &e) || e.Class != image.InvalidReference {
+		t.Fatalf("Resolve(Nginx) = %v, want image.InvalidReference", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/pullguard/pullguard/internal/image"
 )
 
 func TestRetriesStayWithinTheDeadline(t *testing.T) {
@@ -34,7 +36,7 @@ func TestRetriesStayWithinTheDeadline(t *testing.T) {
 			start := time.Now()
 			_, err := New(WithMaxFlight(tt.maxFlight)).Resolve(testContext(t), Request{Ref: ref})
 			elapsed := time.Since(start)
-			var e *Error
+			var e *image.Error
 			if !errors.As(err, &e) || e.StatusCode != tt.status {
 				t.Fatalf("Resolve = %v, want the %d answer", err, tt.status)
 			}

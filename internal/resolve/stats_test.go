@@ -3,6 +3,8 @@ package resolve
 import (
 	"testing"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -13,7 +15,7 @@ func TestStats(t *testing.T) {
 	byTag := reg.ref(t, "multi:1.0")
 	byDigest := reg.ref(t, "multi@"+reg.fx.index.String())
 	steps := []struct {
-		ref  Reference
+		ref  image.Reference
 		want CacheStats
 	}{
 		// A cold tag misses both caches.

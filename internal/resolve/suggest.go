@@ -5,24 +5,25 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/mod/semver"
 )
 
-// maxSuggestions is how many nearby tags a NotFound names.
+// maxSuggestions is how many nearby tags a image.NotFound names.
 const maxSuggestions = 3
 
 // suggest lists ref's repository's tags, bounded in time (the suggestion
 // budget, never past ctx) and count, and returns the ones nearest ref.Tag.
 // Failing to list only means no suggestions.
-func (r *Resolver) suggest(ctx context.Context, p *remote.Puller, ref Reference) []string {
+func (r *Resolver) suggest(ctx context.Context, p *remote.Puller, ref image.Reference) []string {
 	if r.suggestBudget <= 0 || ref.Tag == "" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.suggestBudget)
 	defer cancel()
-	repo, err := name.NewRepository(ref.Repository, r.nameOpts(ref.Registry)...)
+	repo, err := r.repository(ref)
 	if err != nil {
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/pullguard/pullguard/internal/image"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -46,9 +48,9 @@ func TestNotFoundSuggestsNearbyTags(t *testing.T) {
 	r := New()
 	ref := reg.ref(t, "multi:v1.2")
 	_, err := r.Resolve(testContext(t), Request{Ref: ref})
-	var e *Error
-	if !errors.As(err, &e) || e.Class != NotFound {
-		t.Fatalf("Resolve = %v, want NotFound", err)
+	var e *image.Error
+	if !errors.As(err, &e) || e.Class != image.NotFound {
+		t.Fatalf("Resolve = %v, want image.NotFound", err)
 	}
 	// The repository holds 1.0, latest, v1.2.0, v1.2.1, v1.10.0, v2.0.0.
 	if diff := cmp.Diff([]string{"v1.2.0", "v1.2.1", "1.0"}, e.Suggestions); diff != "" {
@@ -58,10 +60,10 @@ func TestNotFoundSuggestsNearbyTags(t *testing.T) {
 	before := reg.count("GET /v2/multi/tags/list")
 	_, err = r.Resolve(testContext(t), Request{Ref: ref})
 	if !errors.As(err, &e) || len(e.Suggestions) != 3 {
-		t.Errorf("cached NotFound = %v (suggestions %v), want the same suggestions", err, e.Suggestions)
+		t.Errorf("cached image.NotFound = %v (suggestions %v), want the same suggestions", err, e.Suggestions)
 	}
 	if got := reg.count("GET /v2/multi/tags/list") - before; got != 0 {
-		t.Errorf("cached NotFound listed tags %d times, want 0", got)
+		t.Errorf("cached image.NotFound listed tags %d times, want 0", got)
 	}
 }
 

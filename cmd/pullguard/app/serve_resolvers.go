@@ -11,6 +11,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/metrics"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
@@ -103,15 +104,15 @@ func widen(base addressguard.Config, n v1alpha1.Network) addressguard.Config {
 	return base
 }
 
-// insecureUnion is the sorted, de-duplicated, lower-cased union of the
-// flag's hosts and the policy's, so equal allowances share a key.
+// insecureUnion is the sorted, de-duplicated union of the flag's hosts and
+// the policy's, spelled canonically, so equal allowances share a key.
 func insecureUnion(flags []string, policy []v1alpha1.Host) []string {
 	var out []string
 	for _, h := range flags {
-		out = append(out, strings.ToLower(strings.TrimSpace(h)))
+		out = append(out, image.CanonicalHost(h))
 	}
 	for _, h := range policy {
-		out = append(out, strings.ToLower(strings.TrimSpace(string(h))))
+		out = append(out, image.CanonicalHost(string(h)))
 	}
 	out = slices.DeleteFunc(out, func(h string) bool { return h == "" })
 	slices.Sort(out)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/metrics"
 	"github.com/pullguard/pullguard/internal/registrytest"
 	"github.com/pullguard/pullguard/internal/resolve"
@@ -69,9 +70,9 @@ func TestNetworkResolversGuard(t *testing.T) {
 	tests := []struct {
 		name      string
 		network   v1alpha1.Network
-		wantClass resolve.Class // "" = resolves
+		wantClass image.Class // "" = resolves
 	}{
-		{"flags only: loopback refused", v1alpha1.Network{InsecureRegistries: []v1alpha1.Host{v1alpha1.Host(reg.Host)}}, resolve.AddressBlocked},
+		{"flags only: loopback refused", v1alpha1.Network{InsecureRegistries: []v1alpha1.Host{v1alpha1.Host(reg.Host)}}, image.AddressBlocked},
 		{"policy allows loopback", v1alpha1.Network{AllowLoopback: true, InsecureRegistries: []v1alpha1.Host{v1alpha1.Host(reg.Host)}}, ""},
 	}
 	for _, tt := range tests {
@@ -80,12 +81,12 @@ func TestNetworkResolversGuard(t *testing.T) {
 			p := newPool(t, addressguard.Config{})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			ref, err := resolve.ParseReference(reg.Ref("app:1.0"))
+			ref, err := image.Parse(reg.Ref("app:1.0"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			_, err = p.Lookup(tt.network).Resolve(ctx, resolve.Request{Ref: ref})
-			var re *resolve.Error
+			var re *image.Error
 			switch {
 			case tt.wantClass == "" && err != nil:
 				t.Fatalf("Resolve: %v, want success", err)
@@ -105,7 +106,7 @@ func TestNetworkResolversStatsSurviveEviction(t *testing.T) {
 	p := newPool(t, addressguard.Config{AllowLoopback: true, InsecureRegistries: []string{reg.Host}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ref, err := resolve.ParseReference(reg.Ref("app:1.0"))
+	ref, err := image.Parse(reg.Ref("app:1.0"))
 	if err != nil {
 		t.Fatal(err)
 	}

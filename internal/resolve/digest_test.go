@@ -1,0 +1,3 @@
+package resolve
+
+const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
