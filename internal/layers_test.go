@@ -41,6 +41,7 @@ var allowed = map[string][]string{
 	"test/e2e":                  {}, // only tests (tag e2e) and a doc.go
 	"test/bed":                  {"internal/fixtures", "policies/v1alpha1", "webhook"},
 	"hack/baseimage":            {},
+	"hack/refcorpus":            {},
 	"cmd/pullguard/app": {
 		"certs",
 		"internal/addressguard", "internal/cluster", "internal/decide", "internal/image", "internal/keychain",

@@ -62,8 +62,9 @@ func brokenRule(s string) string {
 		}
 	}
 	name := rest
-	// A colon after the last slash starts a tag; one before it is a port.
-	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.Contains(rest[i:], "/") {
+	// A colon after the last slash starts a tag; one before it is a port,
+	// and one before a ']' is inside an IPv6 address.
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.ContainsAny(rest[i:], "/]") {
 		tag := rest[i+1:]
 		name = rest[:i]
 		switch {
@@ -142,7 +143,7 @@ func domainRule(domain string) string {
 			port, hasPort = after[1:], true
 		}
 		if strings.Trim(host[1:len(host)-1], "0123456789abcdefABCDEF:") != "" || len(host) == 2 {
-			return fmt.Sprintf("registry %q: %q is not an IPv6 address", domain, host)
+			return fmt.Sprintf("registry %q: inside brackets only an IPv6 address of hex digits and ':' is allowed, not %q", domain, host)
 		}
 	} else {
 		if strings.Count(domain, ":") > 1 {

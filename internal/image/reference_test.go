@@ -92,7 +92,8 @@ func TestParseErrors(t *testing.T) {
 		{"my_reg.io:5000/x", `DNS label "my_reg" may hold only`},
 		{"::1/x", "IPv6 address must be in brackets"},
 		{"[::1/x", "closing ']'"},
-		{"[zz]:5000/x", `"[zz]" is not an IPv6 address`},
+		{"[zz]:5000/x", `hex digits and ':' is allowed, not "[zz]"`},
+		{"/[fc00::1]", "empty path component"},
 		{strings.Repeat("a", 64), "image ID, not a repository name"},
 		{strings.Repeat("a", 250), "at most 255"}, // "library/" makes it 258
 	}
