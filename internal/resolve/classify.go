@@ -70,6 +70,10 @@ func classify(err error) (image.Class, int, string) {
 	if errors.As(err, &te) {
 		return classifyStatus(te), te.StatusCode, answered(te)
 	}
+	var loop *redirectLoopError
+	if errors.As(err, &loop) {
+		return image.Unreachable, 0, "registry sent a " + loop.Error()
+	}
 	var bad *badResponseError
 	if errors.As(err, &bad) {
 		return image.Unreachable, 0, "registry sent an answer pullguard cannot read: " + redactText(bad.Error())

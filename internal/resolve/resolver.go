@@ -58,7 +58,7 @@ func New(opts ...Option) *Resolver {
 			o(r)
 		}
 	}
-	r.transport = withInsecureTLS(r.transport, r.insecure, r.isInsecure)
+	r.transport = redirectLimit{next: withInsecureTLS(r.transport, r.insecure, r.isInsecure)}
 	r.tags = cache.New[v1.Hash](r.tagSize, r.maxFlight)
 	r.facts = cache.New[image.Facts](r.digestSize, r.maxFlight)
 	return r

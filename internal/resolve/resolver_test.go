@@ -308,3 +308,38 @@ func TestResolveInvalidOriginal(t *testing.T) {
 		t.Fatalf("Resolve(Nginx) = %v, want image.InvalidReference", err)
 	}
 }
+
+// A registry that redirects a request to itself forever gets net/http's
+// limit of redirects per request, not as many as the deadline allows.
+func TestResolveRedirectLoop(t *testing.T) {
+	t.Parallel()
+	loop := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "/manifests/") {
+				http.Redirect(w, r, r.URL.String(), http.StatusTemporaryRedirect)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	reg := newTestRegistry(t, loop)
+	_, err := New().Resolve(testContext(t), Request{Ref: reg.ref(t, "multi:1.0")})
+	var e *image.Error
+	if !errors.As(err, &e) || e.Class != image.Unreachable || !strings.Contains(e.Reason, "redirect loop: stopped after 10 redirects") {
+		t.Fatalf("Resolve = %v, want Unreachable naming the redirect loop", err)
+	}
+	// HEAD, then GET when HEAD cannot answer, each with its hops and a
+	// retry or two: far from the thousands an unbounded loop sends.
+	manifests := 0
+	reg.mu.Lock()
+	for k, n := range reg.counts {
+		if strings.Contains(k, "/manifests/") {
+			manifests += n
+		}
+	}
+	reg.mu.Unlock()
+	if manifests > 6*(maxRedirects+1) {
+		t.Errorf("%d manifest requests for one lookup, want at most %d", manifests, 6*(maxRedirects+1))
+	}
+	t.Logf("%d manifest requests", manifests)
+}
