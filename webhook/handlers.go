@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -87,10 +88,20 @@ func (h *Handlers) Validator() admission.Handler {
 	return h.handler(EndpointValidate, h.validation)
 }
 
-// Register serves the handlers on srv at MutatePath and ValidatePath.
+// Register serves the handlers on srv at MutatePath and ValidatePath,
+// behind the guard that answers reviews controller-runtime would answer
+// wrongly (too large, or no review at all).
 func (h *Handlers) Register(srv ctrlwebhook.Server) {
-	srv.Register(MutatePath, &admission.Webhook{Handler: h.Mutator()})
-	srv.Register(ValidatePath, &admission.Webhook{Handler: h.Validator()})
+	srv.Register(MutatePath, h.HTTPHandler(EndpointMutate))
+	srv.Register(ValidatePath, h.HTTPHandler(EndpointValidate))
+}
+
+// HTTPHandler is the endpoint's HTTP handler as Register serves it.
+func (h *Handlers) HTTPHandler(endpoint string) http.Handler {
+	if endpoint == EndpointMutate {
+		return reviewGuard{next: &admission.Webhook{Handler: h.Mutator()}}
+	}
+	return reviewGuard{next: &admission.Webhook{Handler: h.Validator()}, deny: true}
 }
 
 // handler is the one shape of both endpoints: judge the request, then turn
