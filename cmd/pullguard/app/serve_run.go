@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -45,7 +44,7 @@ var _ webhook.Recorder = (*metrics.Metrics)(nil)
 // runServe wires the manager, the cluster view, the handlers, the status
 // reconciler, metrics and probes, and runs them until SIGTERM or SIGINT.
 func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
-	log := zap.New(zap.UseFlagOptions(&o.zap), zap.WriteTo(stderr))
+	log := newLogger(&o.zap, stderr)
 	ctrl.SetLogger(log)
 	klog.SetLogger(log) // client-go logs through klog
 	setupLog := log.WithName("serve")
