@@ -70,6 +70,13 @@ func classify(err error) (image.Class, int, string) {
 	if errors.As(err, &te) {
 		return classifyStatus(te), te.StatusCode, answered(te)
 	}
+	var big *tooLargeError
+	if errors.As(err, &big) {
+		if big.manifest() {
+			return image.NotFound, 0, fmt.Sprintf("%s; containerd refuses manifests over %d bytes as not found, so the pull fails", big.Error(), MaxManifestBytes)
+		}
+		return image.Unreachable, 0, big.Error()
+	}
 	var loop *redirectLoopError
 	if errors.As(err, &loop) {
 		return image.Unreachable, 0, "registry sent a " + loop.Error()

@@ -90,3 +90,10 @@ func WithSuggestions(budget time.Duration, maxTags int) Option {
 func WithUserAgent(ua string) Option {
 	return func(r *Resolver) { r.userAgent = ua }
 }
+
+// WithBodyMemory bounds the answer bytes all lookups hold at once
+// (default DefaultBodyMemory). A budget below the largest cap would stall
+// lookups of answers of unknown length; it is raised to it.
+func WithBodyMemory(bytes int64) Option {
+	return func(r *Resolver) { r.bodyMemory = max(bytes, maxBlobBytes) }
+}

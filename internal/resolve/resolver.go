@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/pullguard/pullguard/internal/image"
 
 	"github.com/go-logr/logr"
@@ -31,6 +33,7 @@ type Resolver struct {
 	suggestBudget time.Duration
 	maxTags       int
 	userAgent     string
+	bodyMemory    int64
 
 	tags  *cache.Cache[v1.Hash]
 	facts *cache.Cache[image.Facts]
@@ -52,13 +55,17 @@ func New(opts ...Option) *Resolver {
 		suggestBudget: DefaultSuggestBudget,
 		maxTags:       DefaultMaxListedTags,
 		userAgent:     DefaultUserAgent,
+		bodyMemory:    DefaultBodyMemory,
 	}
 	for _, o := range opts {
 		if o != nil {
 			o(r)
 		}
 	}
-	r.transport = redirectLimit{next: withInsecureTLS(r.transport, r.insecure, r.isInsecure)}
+	r.transport = redirectLimit{next: bodyLimit{
+		next:   withInsecureTLS(r.transport, r.insecure, r.isInsecure),
+		budget: semaphore.NewWeighted(r.bodyMemory),
+	}}
 	r.tags = cache.New[v1.Hash](r.tagSize, r.maxFlight)
 	r.facts = cache.New[image.Facts](r.digestSize, r.maxFlight)
 	return r
