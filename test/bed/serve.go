@@ -35,6 +35,8 @@ type ServeOptions struct {
 	SelfSignedNamespace string
 	// Args are more flags.
 	Args []string
+	// Env are more environment variables ("KEY=value").
+	Env []string
 }
 
 // Serve is a running `pullguard serve`.
@@ -79,7 +81,7 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 		s.CABundle = o.CA.PEM
 	}
 	var err error
-	s.Proc, err = StartProcess("pullguard serve", filepath.Join(o.Dir, "pullguard.log"), nil, o.Bin, append(args, o.Args...)...)
+	s.Proc, err = StartProcess("pullguard serve", filepath.Join(o.Dir, "pullguard.log"), o.Env, o.Bin, append(args, o.Args...)...)
 	if err != nil {
 		return nil, err
 	}
