@@ -2,10 +2,9 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
+	"gomodules.xyz/jsonpatch/v2"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -13,8 +12,9 @@ import (
 )
 
 // mutation turns a verdict into the mutating endpoint's response: allowed,
-// with a JSON patch computed from the raw bytes (so fields this binary does
-// not know survive). It never denies; the validating endpoint does.
+// with the JSON patch operations the decision asks for (each addressed by a
+// pointer into the raw object, so fields this binary does not know are
+// never touched). It never denies; the validating endpoint does.
 func (h *Handlers) mutation(ctx context.Context, v verdict) admission.Response {
 	switch {
 	case v.bad != nil:
@@ -31,20 +31,17 @@ func (h *Handlers) mutation(ctx context.Context, v verdict) admission.Response {
 	if len(ops) == 0 {
 		return admission.Allowed("")
 	}
-	mutated, err := applyPatch(v.raw, ops)
-	if err != nil {
-		return unchecked(ctx, EndpointMutate, err)
-	}
 	logf.FromContext(ctx).V(1).Info("mutating", "object", v.obj.String(), "operations", len(ops))
-	return admission.PatchResponseFromRaw(v.raw, mutated)
+	// The operations go as they are, their tests included: applied and
+	// diffed back into a patch, the tests would be lost, and with them the
+	// guarantee that a rewrite lands only on the image it was decided for
+	// (the API server applies the patch to the object as it is then, and
+	// refuses all of it when a test fails).
+	return admission.Patched("", ops...)
 }
 
 // operation is one RFC 6902 operation.
-type operation struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value"`
-}
+type operation = jsonpatch.JsonPatchOperation
 
 // mutations are the operations the decision asks for: each rewrite (tested
 // against the image it replaces, so a patch never lands on another
@@ -54,8 +51,8 @@ func mutations(v verdict) ([]operation, error) {
 	var ops []operation
 	for _, rw := range v.decision.Rewrites {
 		ops = append(ops,
-			operation{Op: "test", Path: rw.Pointer, Value: rw.From},
-			operation{Op: "replace", Path: rw.Pointer, Value: rw.To})
+			operation{Operation: "test", Path: rw.Pointer, Value: rw.From},
+			operation{Operation: "replace", Path: rw.Pointer, Value: rw.To})
 	}
 	for _, a := range v.decision.Affinity {
 		op, ok, err := affinityOperation(v, a)
@@ -84,27 +81,10 @@ func affinityOperation(v verdict, a policies.PlatformAffinity) (operation, bool,
 	required := map[string]any{"requiredDuringSchedulingIgnoredDuringExecution": sel}
 	switch {
 	case current == nil:
-		return operation{Op: "add", Path: a.SpecPointer + "/affinity", Value: map[string]any{"nodeAffinity": required}}, true, nil
+		return operation{Operation: "add", Path: a.SpecPointer + "/affinity", Value: map[string]any{"nodeAffinity": required}}, true, nil
 	case current.NodeAffinity == nil:
-		return operation{Op: "add", Path: a.SpecPointer + "/affinity/nodeAffinity", Value: required}, true, nil
+		return operation{Operation: "add", Path: a.SpecPointer + "/affinity/nodeAffinity", Value: required}, true, nil
 	default:
-		return operation{Op: "add", Path: a.SpecPointer + "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution", Value: sel}, true, nil
+		return operation{Operation: "add", Path: a.SpecPointer + "/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution", Value: sel}, true, nil
 	}
-}
-
-// applyPatch applies ops to raw with evanphx/json-patch.
-func applyPatch(raw []byte, ops []operation) ([]byte, error) {
-	b, err := json.Marshal(ops)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the patch: %w", err)
-	}
-	patch, err := jsonpatch.DecodePatch(b)
-	if err != nil {
-		return nil, fmt.Errorf("decoding the patch: %w", err)
-	}
-	out, err := patch.Apply(raw)
-	if err != nil {
-		return nil, fmt.Errorf("applying the patch: %w", err)
-	}
-	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
+	apiserverjsonpatch "gopkg.in/evanphx/json-patch.v4"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -41,6 +42,12 @@ func applyResponse(t *testing.T, object []byte, resp admission.Response) []byte 
 
 type patchOp = gomodulesjsonpatch.JsonPatchOperation
 
+// rewrite is the patch of one image: a test that the pointer still holds
+// the image it was decided for, then the replacement.
+func rewrite(pointer, from, to string) []patchOp {
+	return []patchOp{{Operation: "test", Path: pointer, Value: from}, {Operation: "replace", Path: pointer, Value: to}}
+}
+
 func TestMutatorRewrites(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -57,16 +64,14 @@ func TestMutatorRewrites(t *testing.T) {
 		policy: "  pinDigests: TagAndDigest\n",
 		kind:   "Pod",
 		object: podObject(f.good),
-		want:   []patchOp{{Operation: "replace", Path: "/spec/containers/0/image", Value: pinned}},
+		want:   rewrite("/spec/containers/0/image", f.good, pinned),
 	}, {
 		name:   "pod tag is pinned to the digest alone",
 		policy: "  pinDigests: Digest\n",
 		kind:   "Pod",
 		object: podObject(f.latest, f.good),
-		want: []patchOp{
-			{Operation: "replace", Path: "/spec/containers/0/image", Value: f.reg.Ref("acme/api@" + f.latestDigest.String())},
-			{Operation: "replace", Path: "/spec/containers/1/image", Value: byDigest},
-		},
+		want: append(rewrite("/spec/containers/0/image", f.latest, f.reg.Ref("acme/api@"+f.latestDigest.String())),
+			rewrite("/spec/containers/1/image", f.good, byDigest)...),
 	}, {
 		name:   "a reference with a digest is not re-pinned",
 		policy: "  pinDigests: TagAndDigest\n",
@@ -91,7 +96,7 @@ func TestMutatorRewrites(t *testing.T) {
 		policy: "  pinDigests: TagAndDigest\n  mutateWorkloads: true\n",
 		kind:   "Deployment",
 		object: deployment(f.good),
-		want:   []patchOp{{Operation: "replace", Path: "/spec/template/spec/containers/0/image", Value: pinned}},
+		want:   rewrite("/spec/template/spec/containers/0/image", f.good, pinned),
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,7 +336,7 @@ func TestMutatorEphemeralContainer(t *testing.T) {
 		EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: f.amdOnly},
 	}}
 	resp := h.Mutator().Handle(context.Background(), update(podKind, "ephemeralcontainers", raw(t, old), raw(t, debugged)))
-	want := []patchOp{{Operation: "replace", Path: "/spec/ephemeralContainers/0/image", Value: f.reg.Ref("acme/amd@" + f.amdDigest.String())}}
+	want := rewrite("/spec/ephemeralContainers/0/image", f.amdOnly, f.reg.Ref("acme/amd@"+f.amdDigest.String()))
 	if diff := cmp.Diff(want, resp.Patches); diff != "" {
 		t.Errorf("patch (-want +got):\n%s", diff)
 	}
@@ -365,5 +370,32 @@ func TestMutatorSkipsLookupsWhenNothingCanChange(t *testing.T) {
 				t.Errorf("registry asked = %v, want %v", got, tt.wantRequests)
 			}
 		})
+	}
+}
+
+// A patch decided for one object is refused as a whole by the API server's
+// patcher (evanphx/json-patch v4, as k8s.io/apiserver's mutating dispatcher
+// applies it) when the image it rewrites has moved: another webhook
+// reordered the containers, or changed the image, in between.
+func TestStalePatchIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	h := handlersFor(&fakeView{policy: mustPolicy(t, "  pinDigests: Digest\n  platformAffinity: false\n"), platforms: nodes}, f.lookup, nil)
+	object := raw(t, podObject(f.good, f.latest))
+	resp := h.Mutator().Handle(context.Background(), create(podKind, object))
+	b, err := json.Marshal(resp.Patches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := apiserverjsonpatch.DecodePatch(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := patch.Apply(object); err != nil {
+		t.Fatalf("the patch does not apply to the object it was decided for: %v", err)
+	}
+	reordered := raw(t, podObject(f.latest, f.good))
+	if out, err := patch.Apply(reordered); err == nil {
+		t.Fatalf("a patch for another container order applied: %s", out)
 	}
 }
