@@ -38,8 +38,9 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the ImagePolicy CRD.
 	CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) generate ./policies/...
 
 .PHONY: lint
-lint: $(STATICCHECK) ## gofmt, go vet and staticcheck.
+lint: $(STATICCHECK) ## gofmt, go mod tidy (direct dependencies marked direct), go vet and staticcheck.
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod or go.sum is not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 

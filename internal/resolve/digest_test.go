@@ -1,3 +1,0 @@
-package resolve
-
-const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
