@@ -4,7 +4,7 @@
 # pinned in versions.env, from the Go module proxy only, into
 # ${XDG_CACHE_HOME:-$HOME/.cache}/pullguard/testbed/<name>-<version>/.
 #
-# Usage: build.sh [kubernetes|etcd|registry|crane ...]   (default: all)
+# Usage: build.sh [kubernetes|etcd|registry|crane|containerd|runc ...]   (default: all)
 #
 # Idempotent: a part whose binaries exist and report the pinned version is
 # skipped, so `make testbed` costs nothing the second time. Each part is built
@@ -100,18 +100,31 @@ module_file() {
 	(cd "$BUILD_DIR" && go mod download -json "$1") | jq -er ".$2"
 }
 
-have_kubernetes() {
-	reports "$KUBERNETES_VERSION" "$KUBERNETES_DIR/kube-apiserver" --version &&
-		reports "Client Version: $KUBERNETES_VERSION" "$KUBERNETES_DIR/kubectl" version --client
+# kubernetes_reports CMD: the built CMD reports KUBERNETES_VERSION.
+kubernetes_reports() {
+	case $1 in
+	kubectl) reports "Client Version: $KUBERNETES_VERSION" "$KUBERNETES_DIR/kubectl" version --client ;;
+	*) reports "Kubernetes $KUBERNETES_VERSION" "$KUBERNETES_DIR/$1" --version ;;
+	esac
+}
+
+# missing_kubernetes prints the KUBERNETES_COMMANDS not yet built, one a line.
+missing_kubernetes() {
+	local cmd
+	for cmd in "${KUBERNETES_COMMANDS[@]}"; do
+		kubernetes_reports "$cmd" || echo "$cmd"
+	done
 }
 
 build_kubernetes() {
-	if have_kubernetes; then
-		log "kube-apiserver and kubectl $KUBERNETES_VERSION already in $KUBERNETES_DIR"
+	local missing
+	missing=$(missing_kubernetes)
+	if [[ -z $missing ]]; then
+		log "${KUBERNETES_COMMANDS[*]} $KUBERNETES_VERSION already in $KUBERNETES_DIR"
 		return
 	fi
 	local mod="k8s.io/kubernetes@$KUBERNETES_VERSION" dir="$BUILD_DIR/kubernetes-$KUBERNETES_VERSION"
-	local gomod info staging major minor date ld pkg out
+	local gomod info staging major minor date ld pkg out cmd
 	gomod=$(module_file "$mod" GoMod)
 	info=$(module_file "$mod" Info)
 	wrapper_module "$dir" k8s.io/kubernetes "$KUBERNETES_VERSION"
@@ -141,12 +154,19 @@ build_kubernetes() {
 		ld+=" -X $pkg.gitCommit=$KUBERNETES_GIT_COMMIT -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
 	done
 
+	# Only the missing commands, all in one `go build`: the packages they
+	# share compile once, and a cache that already holds kube-apiserver
+	# gains the node's three without relinking the first two.
+	local pkgs=()
+	while read -r cmd; do pkgs+=("k8s.io/kubernetes/cmd/$cmd"); done <<<"$missing"
+	log "building $(tr '\n' ' ' <<<"$missing")"
 	scratch kubernetes
 	out=$SCRATCH
-	(cd "$dir" && GOFLAGS=-mod=mod go build -trimpath -ldflags "$ld" -o "$out/" \
-		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
-	promote "$out" "$KUBERNETES_DIR"
-	have_kubernetes || die "built kube-apiserver/kubectl do not report $KUBERNETES_VERSION"
+	(cd "$dir" && GOFLAGS=-mod=mod go build -trimpath -ldflags "$ld" -o "$out/" "${pkgs[@]}")
+	mkdir -p "$KUBERNETES_DIR"
+	while read -r cmd; do mv -f "$out/$cmd" "$KUBERNETES_DIR/$cmd"; done <<<"$missing"
+	missing=$(missing_kubernetes)
+	[[ -z $missing ]] || die "built $(tr '\n' ' ' <<<"$missing")do not report $KUBERNETES_VERSION"
 	log "$("$KUBERNETES_DIR/kube-apiserver" --version); kubectl: $("$KUBERNETES_DIR/kubectl" version --client | head -1)"
 }
 
@@ -228,6 +248,62 @@ build_crane() {
 	log "crane $("$CRANE_DIR/crane" version)"
 }
 
+have_containerd() {
+	reports "$CONTAINERD_VERSION" "$CONTAINERD_DIR/containerd" --version &&
+		reports "$CONTAINERD_VERSION" "$CONTAINERD_DIR/ctr" --version &&
+		[[ -x $CONTAINERD_DIR/containerd-shim-runc-v2 ]]
+}
+
+build_containerd() {
+	if have_containerd; then
+		log "containerd $CONTAINERD_VERSION already in $CONTAINERD_DIR"
+		return
+	fi
+	local dir="$BUILD_DIR/containerd-$CONTAINERD_VERSION" out m=github.com/containerd/containerd/v2
+	wrapper_module "$dir" "$m" "$CONTAINERD_VERSION"
+	scratch containerd
+	out=$SCRATCH
+	# The overlayfs snapshotter is all the node uses; the others need cgo.
+	(cd "$dir" && GOFLAGS=-mod=mod go build -trimpath -tags "no_btrfs no_devmapper no_zfs" \
+		-ldflags "-s -w -X $m/version.Version=$CONTAINERD_VERSION" -o "$out/" \
+		"$m/cmd/containerd" "$m/cmd/containerd-shim-runc-v2" "$m/cmd/ctr")
+	promote "$out" "$CONTAINERD_DIR"
+	have_containerd || die "built containerd does not report $CONTAINERD_VERSION"
+	log "$("$CONTAINERD_DIR/containerd" --version)"
+}
+
+have_runc() { reports "runc version ${RUNC_VERSION#v}" "$RUNC_DIR/runc" --version; }
+
+# seccomp_headers installs libseccomp-dev (runc's seccomp support is cgo)
+# when pkg-config does not find it.
+seccomp_headers() {
+	pkg-config --exists libseccomp 2>/dev/null && return
+	local sudo=()
+	if [[ $EUID -ne 0 ]]; then sudo=(sudo); fi
+	log "installing libseccomp-dev with apt-get (runc links libseccomp)"
+	"${sudo[@]}" apt-get install -y --no-install-recommends libseccomp-dev pkg-config ||
+		{ "${sudo[@]}" apt-get update && "${sudo[@]}" apt-get install -y --no-install-recommends libseccomp-dev pkg-config; }
+}
+
+build_runc() {
+	if have_runc; then
+		log "runc $RUNC_VERSION already in $RUNC_DIR"
+		return
+	fi
+	command -v gcc >/dev/null || die "runc needs a C compiler (cgo, for nsenter): apt-get install gcc"
+	seccomp_headers
+	local dir="$BUILD_DIR/runc-$RUNC_VERSION" out
+	wrapper_module "$dir" github.com/opencontainers/runc "$RUNC_VERSION"
+	scratch runc
+	out=$SCRATCH
+	# cgo is not optional: runc's nsenter is C that runs before the Go runtime.
+	(cd "$dir" && CGO_ENABLED=1 GOFLAGS=-mod=mod go build -trimpath -tags "seccomp urfave_cli_no_docs" \
+		-ldflags "-s -w -X main.version=${RUNC_VERSION#v}" -o "$out/runc" github.com/opencontainers/runc)
+	promote "$out" "$RUNC_DIR"
+	have_runc || die "built runc does not report $RUNC_VERSION"
+	log "$("$RUNC_DIR/runc" --version | head -1)"
+}
+
 # link_assets gathers what envtest's BinaryAssetsDirectory wants in one
 # directory; relative links keep the cache relocatable.
 link_assets() {
@@ -237,13 +313,24 @@ link_assets() {
 	ln -sfn "../etcd-$ETCD_VERSION/etcd" "$ASSETS_DIR/etcd"
 }
 
+# run_part PART: build_PART with its output prefixed by the part's name, for
+# parts running side by side. Its own EXIT trap removes its scratch dirs.
+run_part() {
+	local part=$1
+	(
+		trap cleanup EXIT
+		step "$part" "build_$part"
+	) 2>&1 | sed -u "s/^/[$part] /"
+}
+
 main() {
 	local parts=("$@") part
-	if [[ ${#parts[@]} -eq 0 ]]; then parts=(crane etcd registry kubernetes); fi
+	local all=(crane etcd registry kubernetes containerd runc)
+	if [[ ${#parts[@]} -eq 0 ]]; then parts=("${all[@]}"); fi
 	for part in "${parts[@]}"; do
 		case $part in
-		kubernetes | etcd | registry | crane) ;;
-		*) die "unknown part $(printf '%q' "$part") (want kubernetes, etcd, registry or crane)" ;;
+		kubernetes | etcd | registry | crane | containerd | runc) ;;
+		*) die "unknown part $(printf '%q' "$part") (want one of: ${all[*]})" ;;
 		esac
 	done
 	command -v go >/dev/null || die "go not found in PATH"
@@ -257,10 +344,20 @@ main() {
 		flock 9
 	fi
 
+	# The parts share nothing but the module and build caches (both safe for
+	# concurrent go commands), so they build side by side: downloads of one
+	# overlap the compiling of another, and the total is about the longest.
 	log "building into $TESTBED_ROOT with $(go version) from $GOPROXY"
+	local pids=() failed=()
 	for part in "${parts[@]}"; do
-		step "$part" "build_$part"
+		run_part "$part" &
+		pids+=($!)
 	done
+	local i
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || failed+=("${parts[$i]}")
+	done
+	[[ ${#failed[@]} -eq 0 ]] || die "failed: ${failed[*]}"
 	if [[ -x $KUBERNETES_DIR/kube-apiserver && -x $ETCD_DIR/etcd ]]; then
 		link_assets
 		log "done; KUBEBUILDER_ASSETS=$ASSETS_DIR"
