@@ -60,6 +60,10 @@ test: lint verify-generated unit chart-lint image ## Everything CI runs: lint, g
 bench: ## Benchmarks (BENCHTIME=1s).
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
 
+.PHONY: soak
+soak: ## Soak: validating admissions over HTTPS at PULLGUARD_SOAK_RATE/s (1000) for PULLGUARD_SOAK_DURATION (60s), then with a registry hanging halfway.
+	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 10m ./webhook
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 20s).
 	@for target in $$($(GO) test -list='^Fuzz' ./... | awk '/^Fuzz/ {print $$1}' | sort -u); do \

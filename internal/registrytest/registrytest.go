@@ -34,6 +34,7 @@ type Registry struct {
 	manifestGets   atomic.Int64
 	manifestHeads  atomic.Int64
 	requests       atomic.Int64
+	hanging        atomic.Bool
 }
 
 // Option configures New.
@@ -63,6 +64,10 @@ func New(t testing.TB, opts ...Option) *Registry {
 				r.manifestHeads.Add(1)
 			}
 		}
+		if r.hanging.Load() {
+			<-req.Context().Done() // until the client gives up, or the server closes
+			return
+		}
 		if r.user != "" {
 			u, p, ok := req.BasicAuth()
 			if !ok || u != r.user || p != r.password {
@@ -88,6 +93,10 @@ func (r *Registry) Ref(repoAndTag string) string { return r.Host + "/" + repoAnd
 func (r *Registry) ManifestRequests() (gets, heads int64) {
 	return r.manifestGets.Load(), r.manifestHeads.Load()
 }
+
+// Hang makes every request from now on wait, unanswered, until its client
+// gives up: a registry that stops answering mid-run.
+func (r *Registry) Hang() { r.hanging.Store(true) }
 
 // Requests counts every request served so far.
 func (r *Registry) Requests() int64 { return r.requests.Load() }
