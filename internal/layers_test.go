@@ -43,6 +43,7 @@ var allowed = map[string][]string{
 	"test/bed":                  {"internal/fixtures", "policies/v1alpha1", "webhook"},
 	"hack/baseimage":            {},
 	"hack/refcorpus":            {},
+	"hack/pause":                {},
 	"cmd/pullguard/app": {
 		"certs",
 		"internal/addressguard", "internal/cluster", "internal/decide", "internal/image", "internal/keychain",
