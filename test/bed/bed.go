@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -81,6 +83,13 @@ type Options struct {
 	Probe func(b *Bed) *corev1.Pod
 	// Progress receives one line per step with its time; nil is silent.
 	Progress io.Writer
+	// Node, when set, runs a real node (NodeSupport says whether the
+	// machine can) with the pause program as sandbox image, pushed to the
+	// public registry with NodeImages' images.
+	Node *NodeOptions
+	// NodeImages are images to push once the pause programs are built
+	// (Bed.Programs), for the real node to run.
+	NodeImages func(b *Bed) []Image
 }
 
 // Bed is everything Start started.
@@ -94,6 +103,10 @@ type Bed struct {
 	Digests  Digests
 	Serve    *Serve
 	Kubectl  Kubectl
+	// Node is the real node, when Options asked for one; Programs the
+	// pause program it runs, by architecture.
+	Node     *Node
+	Programs Programs
 	progress io.Writer
 }
 
@@ -117,7 +130,13 @@ func Start(ctx context.Context, o Options) (*Bed, error) {
 	}
 
 	step := time.Now()
-	b.API, err = StartAPIServer(o.Binaries.Assets, o.CRDDir, filepath.Join(o.Dir, "kubeconfig"))
+	var apiOpts []APIServerOption
+	if o.Node != nil {
+		// Pods run for real: the kubelet pulls with the secrets stored in
+		// the pod, which is where this plugin puts the service account's.
+		apiOpts = append(apiOpts, WithServiceAccountAdmission())
+	}
+	b.API, err = StartAPIServer(o.Binaries.Assets, o.CRDDir, filepath.Join(o.Dir, "kubeconfig"), apiOpts...)
 	if err != nil {
 		return b, err
 	}
@@ -139,6 +158,14 @@ func Start(ctx context.Context, o Options) (*Bed, error) {
 		return b, fmt.Errorf("images: %w", err)
 	}
 	b.logStep("registries and images", step)
+
+	if o.Node != nil {
+		step = time.Now()
+		if err := b.startNode(ctx, o); err != nil {
+			return b, fmt.Errorf("real node: %w", err)
+		}
+		b.logStep("real node Ready", step)
+	}
 
 	step = time.Now()
 	c := b.API.Client
@@ -179,6 +206,33 @@ func Start(ctx context.Context, o Options) (*Bed, error) {
 	return b, nil
 }
 
+// PauseRepo and PauseTag name the sandbox image on the public registry.
+const (
+	PauseRepo = "pullguard/pause"
+	PauseTag  = "bed"
+)
+
+// startNode builds the pause programs, pushes the sandbox image and the
+// node's images, and starts the real node.
+func (b *Bed) startNode(ctx context.Context, o Options) error {
+	var err error
+	if b.Programs, err = BuildPause(ctx, filepath.Join(b.Dir, "pause")); err != nil {
+		return err
+	}
+	images := []Image{{Registry: b.Public, Repo: PauseRepo, Tag: PauseTag, Platforms: []v1.Platform{AMD64}, Programs: b.Programs}}
+	if o.NodeImages != nil {
+		images = append(images, o.NodeImages(b)...)
+	}
+	digests, err := Push(ctx, b.CA, images)
+	if err != nil {
+		return fmt.Errorf("node images: %w", err)
+	}
+	maps.Copy(b.Digests, digests)
+	b.Node, err = StartNode(ctx, *o.Node, filepath.Join(b.Dir, "node"), b.API, b.CA,
+		[]*Registry{b.Public, b.Private}, b.Public.Ref(PauseRepo, PauseTag))
+	return err
+}
+
 func (b *Bed) logStep(what string, since time.Time) {
 	fmt.Fprintf(b.progress, "bed: %-38s %s\n", what, time.Since(since).Round(time.Millisecond))
 }
@@ -189,6 +243,11 @@ func (b *Bed) Stop() error {
 	if b == nil {
 		return nil
 	}
+	var errs []error
+	// The node first: it deletes its pods through the API server.
+	if err := b.Node.Stop(); err != nil {
+		errs = append(errs, fmt.Errorf("stop the real node: %w", err))
+	}
 	if b.Serve != nil {
 		b.Serve.Proc.Stop()
 	}
@@ -198,9 +257,9 @@ func (b *Bed) Stop() error {
 		}
 	}
 	if err := b.API.Stop(); err != nil {
-		return fmt.Errorf("stop the API server: %w", err)
+		errs = append(errs, fmt.Errorf("stop the API server: %w", err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Processes are the bed's own children, pullguard first (etcd and
@@ -214,6 +273,9 @@ func (b *Bed) Processes() []*Process {
 		if r != nil {
 			out = append(out, r.Proc)
 		}
+	}
+	if b.Node != nil {
+		out = append(out, b.Node.Processes()...)
 	}
 	return out
 }

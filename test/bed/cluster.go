@@ -29,11 +29,24 @@ type APIServer struct {
 	Kubeconfig string
 }
 
+// APIServerOption changes how StartAPIServer runs kube-apiserver.
+type APIServerOption func(*envtest.Environment)
+
+// WithServiceAccountAdmission turns the ServiceAccount admission plugin back
+// on (envtest disables it), as in a real cluster: it copies a pod's service
+// account imagePullSecrets into the pod, which is what the kubelet reads, and
+// refuses pods whose service account does not exist.
+func WithServiceAccountAdmission() APIServerOption {
+	return func(e *envtest.Environment) {
+		e.ControlPlane.GetAPIServer().Configure().Disable("disable-admission-plugins")
+	}
+}
+
 // StartAPIServer starts etcd and kube-apiserver from the assets directory
 // (KUBEBUILDER_ASSETS), installs the CRDs of crdDir (none when it is "", for
 // a caller that installs them itself, as a chart install does) and writes
 // the kubeconfig to kubeconfigPath. Stop the returned server even on error.
-func StartAPIServer(assets, crdDir, kubeconfigPath string) (*APIServer, error) {
+func StartAPIServer(assets, crdDir, kubeconfigPath string, opts ...APIServerOption) (*APIServer, error) {
 	s := &APIServer{Env: &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
 		ErrorIfCRDPathMissing:    true,
@@ -42,6 +55,9 @@ func StartAPIServer(assets, crdDir, kubeconfigPath string) (*APIServer, error) {
 	}}
 	if crdDir != "" {
 		s.Env.CRDDirectoryPaths = []string{crdDir}
+	}
+	for _, o := range opts {
+		o(s.Env)
 	}
 	cfg, err := s.Env.Start()
 	if err != nil {

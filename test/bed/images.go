@@ -15,16 +15,22 @@ import (
 var (
 	AMD64 = v1.Platform{OS: "linux", Architecture: "amd64"}
 	ARM64 = v1.Platform{OS: "linux", Architecture: "arm64"}
+	I386  = v1.Platform{OS: "linux", Architecture: "386"}
 )
 
 // Image is a fixture to push: one platform makes a single image, more an
 // index. CopyOf, when set, names an image pushed before (by reference as
 // written) to copy under this name instead, as a mirror holds it.
+// Programs, when set, makes the image runnable on a real node: each
+// platform's image runs the pause program of its architecture.
 type Image struct {
 	Registry  *Registry
 	Repo, Tag string
 	Platforms []v1.Platform
 	CopyOf    string
+	Programs  Programs
+	// Index makes an index even of one platform.
+	Index bool
 }
 
 // Ref is the image's reference as manifests write it.
@@ -48,6 +54,8 @@ func Push(ctx context.Context, ca *Authority, images []Image) (Digests, error) {
 		switch {
 		case im.CopyOf != "":
 			h, err = copyIndex(im.CopyOf, ref, opts)
+		case im.Programs != nil:
+			h, err = pushRunnable(im, ref, opts)
 		case len(im.Platforms) == 1:
 			h, err = fixtures.PushImage(ref, im.Platforms[0], opts...)
 		default:
@@ -59,6 +67,29 @@ func Push(ctx context.Context, ca *Authority, images []Image) (Digests, error) {
 		out[written] = h
 	}
 	return out, nil
+}
+
+// pushRunnable pushes a runnable image (an index when it has more than one
+// platform or asks for one).
+func pushRunnable(im Image, ref name.Reference, opts []remote.Option) (v1.Hash, error) {
+	if len(im.Platforms) == 1 && !im.Index {
+		img, err := runnableImage(im.Programs, im.Platforms[0], im.Ref())
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		if err := remote.Write(ref, img, opts...); err != nil {
+			return v1.Hash{}, err
+		}
+		return img.Digest()
+	}
+	idx, err := runnableIndex(im.Programs, im.Platforms, im.Ref())
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	if err := remote.WriteIndex(ref, idx, opts...); err != nil {
+		return v1.Hash{}, err
+	}
+	return idx.Digest()
 }
 
 // copyIndex copies the index src to dst: same digest, another name. Both

@@ -44,6 +44,8 @@ type Serve struct {
 	Proc *Process
 	// URL is the webhook server's base URL.
 	URL string
+	// MetricsURL is its Prometheus endpoint.
+	MetricsURL string
 	// CABundle is the CA of its serving certificate, nil with
 	// --self-signed (serve patches its own in).
 	CABundle []byte
@@ -61,7 +63,7 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 		ports[i] = p
 	}
 	certDir := filepath.Join(o.Dir, "serving-certs")
-	s := &Serve{URL: fmt.Sprintf("https://127.0.0.1:%d", ports[0])}
+	s := &Serve{URL: fmt.Sprintf("https://127.0.0.1:%d", ports[0]), MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1])}
 	probes := fmt.Sprintf("127.0.0.1:%d", ports[2])
 	args := []string{"serve",
 		"--kubeconfig", o.Kubeconfig,

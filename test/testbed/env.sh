@@ -9,6 +9,10 @@
 #   PULLGUARD_KUBE_APISERVER, PULLGUARD_KUBECTL, PULLGUARD_ETCD,
 #   PULLGUARD_REGISTRY, PULLGUARD_CRANE
 #                               each binary's path
+#   PULLGUARD_KUBELET, PULLGUARD_KUBE_CONTROLLER_MANAGER, PULLGUARD_KUBE_SCHEDULER,
+#   PULLGUARD_CONTAINERD, PULLGUARD_CONTAINERD_SHIM, PULLGUARD_CTR, PULLGUARD_RUNC
+#                               the real node's (optional: tests without them
+#                               skip the real node and say so, --strict too)
 #   PULLGUARD_TESTBED           the cache directory holding all of them
 set -euo pipefail
 
@@ -53,6 +57,27 @@ if [[ -x $ASSETS_DIR/kube-apiserver && -x $ASSETS_DIR/etcd && -x $ASSETS_DIR/kub
 else
 	echo "env.sh: $ASSETS_DIR incomplete; run test/testbed/build.sh" >&2
 	missing=1
+fi
+
+# The real node's binaries are optional, so they never fail --strict.
+node_missing=()
+# node NAME PATH: prints the export if PATH is executable.
+node() {
+	if [[ -x $2 ]]; then
+		printf 'export %s=%q\n' "$1" "$2"
+	else
+		node_missing+=("$2")
+	fi
+}
+node PULLGUARD_KUBELET "$KUBERNETES_DIR/kubelet"
+node PULLGUARD_KUBE_CONTROLLER_MANAGER "$KUBERNETES_DIR/kube-controller-manager"
+node PULLGUARD_KUBE_SCHEDULER "$KUBERNETES_DIR/kube-scheduler"
+node PULLGUARD_CONTAINERD "$CONTAINERD_DIR/containerd"
+node PULLGUARD_CONTAINERD_SHIM "$CONTAINERD_DIR/containerd-shim-runc-v2"
+node PULLGUARD_CTR "$CONTAINERD_DIR/ctr"
+node PULLGUARD_RUNC "$RUNC_DIR/runc"
+if [[ ${#node_missing[@]} -gt 0 ]]; then
+	echo "env.sh: no real node (${node_missing[*]} missing; run test/testbed/build.sh)" >&2
 fi
 
 if $strict && [[ $missing -ne 0 ]]; then exit 1; fi
