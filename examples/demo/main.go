@@ -58,6 +58,7 @@ func run(args []string) error {
 	pullguard := fs.String("pullguard", "bin/pullguard", "the pullguard binary (make build)")
 	manifests := fs.String("manifests", "examples/manifests", "the sample manifests; ${REGISTRY} and ${PRIVATE_REGISTRY} are replaced")
 	crds := fs.String("crds", "policies/crd", "the CRDs to install")
+	realNode := fs.Bool("real-node", false, "also run a real kubelet + containerd node (root, cgroups, overlay mounts; make testbed builds it)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageErr{err.Error()}
 	}
@@ -68,11 +69,11 @@ func run(args []string) error {
 	ctx := context.Background()
 	switch args[0] {
 	case "up":
-		return up(ctx, d, *pullguard, *manifests, *crds)
+		return up(ctx, d, *pullguard, *manifests, *crds, *realNode)
 	case "down":
 		return down(d, os.Stdout)
 	case "supervise":
-		return supervise(ctx, d, *pullguard, *crds)
+		return supervise(ctx, d, *pullguard, *crds, *realNode)
 	default:
 		return usageErr{fmt.Sprintf("unknown command %q: want up or down", args[0])}
 	}

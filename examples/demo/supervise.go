@@ -34,11 +34,13 @@ type state struct {
 	Kubectl    string            `json:"kubectl"`
 	Vars       map[string]string `json:"vars"`
 	RegistryCA string            `json:"registryCA"`
+	// RealNode is the real node's name, "" without one.
+	RealNode string `json:"realNode,omitempty"`
 }
 
 // supervise runs the bed until SIGTERM or SIGINT, then stops it. It is the
 // detached process up starts; its output goes to supervisor.log.
-func supervise(ctx context.Context, dir, pullguard, crds string) error {
+func supervise(ctx context.Context, dir, pullguard, crds string, realNode bool) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	defer os.Remove(filepath.Join(dir, stateFile))
@@ -46,6 +48,19 @@ func supervise(ctx context.Context, dir, pullguard, crds string) error {
 	bins, err := bed.BinariesFromEnv(pullguard)
 	if err != nil {
 		return err
+	}
+	var node *bed.NodeOptions
+	if realNode {
+		if err := bed.NodeSupport(); err != nil {
+			return fmt.Errorf("this machine cannot run a real node: %w", err)
+		}
+		nb, err := bed.NodeBinariesFromEnv()
+		if err != nil {
+			return err
+		}
+		// The walkthrough's nodes have no kubelet: no controller-manager
+		// may mark them NotReady.
+		node = &bed.NodeOptions{Binaries: nb, WithoutControllers: true}
 	}
 	b, err := bed.Start(ctx, bed.Options{
 		Dir:                 filepath.Join(dir, bedDir),
@@ -55,8 +70,14 @@ func supervise(ctx context.Context, dir, pullguard, crds string) error {
 		NodeArchs:           []string{"amd64", "arm64"},
 		SelfSignedNamespace: selfSignedNamespace,
 		Prepare: func(ctx context.Context, b *bed.Bed) error {
+			if realNode {
+				if err := bed.CreateUnguardedNamespace(ctx, b.API.Client, unprotectedNamespace); err != nil {
+					return err
+				}
+			}
 			return bed.CreateNamespace(ctx, b.API.Client, "default", nil)
 		},
+		Node: node,
 		// No tag, and shop/checkout has no latest: denied by the built-in policy.
 		Probe: func(b *bed.Bed) *corev1.Pod {
 			return &corev1.Pod{
@@ -77,6 +98,9 @@ func supervise(ctx context.Context, dir, pullguard, crds string) error {
 		return err
 	}
 	st := state{Kubeconfig: b.API.Kubeconfig, Kubectl: bins.Kubectl, Vars: walkthrough.Vars(b.Public, b.Private), RegistryCA: b.CA.PEMPath}
+	if b.Node != nil {
+		st.RealNode = b.Node.Name
+	}
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ const readyTimeout = 3 * time.Minute
 
 // up stops a demo still running from dir, starts a new supervisor, waits
 // until its bed is ready, runs the walkthrough and says how to go on.
-func up(ctx context.Context, dir, pullguard, manifests, crds string) error {
+func up(ctx context.Context, dir, pullguard, manifests, crds string, realNode bool) error {
 	if err := down(dir, os.Stdout); err != nil {
 		return err
 	}
@@ -44,7 +44,10 @@ func up(ctx context.Context, dir, pullguard, manifests, crds string) error {
 		return err
 	}
 	fmt.Printf("Starting etcd, kube-apiserver, two registries and pullguard serve --self-signed (log: %s)\n", filepath.Join(dir, logFile))
-	exited, err := startSupervisor(dir, pg, crdDir)
+	if realNode {
+		fmt.Println("With a real node: containerd, runc and a kubelet registered as " + bed.DefaultNodeName)
+	}
+	exited, err := startSupervisor(dir, pg, crdDir, realNode)
 	if err != nil {
 		return err
 	}
@@ -60,6 +63,9 @@ func up(ctx context.Context, dir, pullguard, manifests, crds string) error {
 	fmt.Printf("The manifests of %s, rendered for these registries, are in %s:\n", manifests, rendered)
 	k := bed.Kubectl{Bin: st.Kubectl, Kubeconfig: st.Kubeconfig, Home: filepath.Join(dir, "home"), Dir: rendered}
 	runErr := walkthrough.Run(ctx, walkthrough.Env{Kubectl: k, Vars: st.Vars, Pullguard: pg, RegistryCA: st.RegistryCA, Out: os.Stdout})
+	if realNode {
+		runErr = errors.Join(runErr, sideBySide(ctx, k, st, os.Stdout))
+	}
 	fmt.Printf(`
 The demo cluster keeps running. Try your own manifests:
   export KUBECONFIG=%s PATH=%s:$PATH
@@ -75,7 +81,7 @@ Stop it with: make demo-down
 // startSupervisor re-executes this binary as `supervise` in a session of its
 // own, with no terminal and its output in a file, so it outlives make and
 // a Ctrl-C of it. The channel closes when the supervisor exits.
-func startSupervisor(dir, pullguard, crds string) (<-chan struct{}, error) {
+func startSupervisor(dir, pullguard, crds string, realNode bool) (<-chan struct{}, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -90,7 +96,11 @@ func startSupervisor(dir, pullguard, crds string) (<-chan struct{}, error) {
 		return nil, err
 	}
 	defer devnull.Close()
-	cmd := exec.Command(self, "supervise", "--dir", dir, "--pullguard", pullguard, "--crds", crds)
+	args := []string{"supervise", "--dir", dir, "--pullguard", pullguard, "--crds", crds}
+	if realNode {
+		args = append(args, "--real-node")
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

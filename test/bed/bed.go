@@ -131,9 +131,11 @@ func Start(ctx context.Context, o Options) (*Bed, error) {
 
 	step := time.Now()
 	var apiOpts []APIServerOption
-	if o.Node != nil {
+	if o.Node != nil && !o.Node.WithoutControllers {
 		// Pods run for real: the kubelet pulls with the secrets stored in
 		// the pod, which is where this plugin puts the service account's.
+		// (It needs each namespace's default ServiceAccount, which the
+		// controller-manager creates.)
 		apiOpts = append(apiOpts, WithServiceAccountAdmission())
 	}
 	b.API, err = StartAPIServer(o.Binaries.Assets, o.CRDDir, filepath.Join(o.Dir, "kubeconfig"), apiOpts...)

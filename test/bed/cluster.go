@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/pullguard/pullguard/policies/v1alpha1"
+	"github.com/pullguard/pullguard/webhook"
 )
 
 // APIServer is kube-apiserver and etcd started by envtest, with a client
@@ -143,4 +144,11 @@ func CreateNamespace(ctx context.Context, c client.Client, name string, labels m
 		return fmt.Errorf("service account default in %q: %w", name, err)
 	}
 	return nil
+}
+
+// CreateUnguardedNamespace creates a namespace both webhooks skip (labelled
+// webhook.OptOutLabel), with its default ServiceAccount: what happens there
+// is what happens without pullguard.
+func CreateUnguardedNamespace(ctx context.Context, c client.Client, name string) error {
+	return CreateNamespace(ctx, c, name, map[string]string{webhook.OptOutLabel: "true"})
 }

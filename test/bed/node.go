@@ -126,6 +126,12 @@ type NodeOptions struct {
 	Binaries NodeBinaries
 	// Name is the Node's name (DefaultNodeName when empty).
 	Name string
+	// WithoutControllers runs no kube-controller-manager and no
+	// kube-scheduler: for a bed that also has Nodes without a kubelet
+	// (NodeArchs), which the node lifecycle controller would mark NotReady
+	// and evict. Pods then need spec.nodeName, and namespaces their
+	// default ServiceAccount (CreateNamespace makes it).
+	WithoutControllers bool
 }
 
 // Node is a real kubelet with containerd and runc, registered with the
@@ -206,8 +212,10 @@ func StartNode(ctx context.Context, o NodeOptions, dir string, api *APIServer, c
 	if err != nil {
 		return n, err
 	}
-	if err := n.startControllers(api); err != nil {
-		return n, err
+	if !o.WithoutControllers {
+		if err := n.startControllers(api); err != nil {
+			return n, err
+		}
 	}
 	if err := n.waitReady(ctx); err != nil {
 		return n, err
@@ -380,7 +388,7 @@ func (n *Node) waitReady(ctx context.Context) error {
 		default:
 			return nil
 		}
-		for _, p := range []*Process{n.Containerd, n.Kubelet, n.ControllerManager, n.Scheduler} {
+		for _, p := range n.Processes() {
 			if p.Exited() {
 				return fmt.Errorf("%s exited: %s", p.Name, p.Tail(3000))
 			}

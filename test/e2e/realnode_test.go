@@ -49,7 +49,8 @@ const (
 	outRunning      = "Running"
 	outErrImagePull = "ErrImagePull" // or ImagePullBackOff: the pull failed
 	outInvalidName  = "InvalidImageName"
-	outCrashLoop    = "CrashLoopBackOff" // pulled, then the container exits non-zero
+	outCrashLoop    = "CrashLoopBackOff"  // pulled, then the container exits non-zero
+	outNeverPull    = "ErrImageNeverPull" // imagePullPolicy Never, image not on the node
 )
 
 // realOutcomeTimeout bounds the wait for one pod's outcome (REALNODE.md:
@@ -100,6 +101,7 @@ func realImages(b *bed.Bed) []bed.Image {
 		index("rn/pin", bed.AMD64, bed.ARM64),
 		index("rn/src/app", bed.AMD64, bed.ARM64),
 		{Registry: pub, Repo: "rn/mirror/app", Tag: "v1", CopyOf: pub.Ref("rn/src/app", "v1")},
+		img(pub, "rn/never", "v1", amd64...),
 		img(pub, "rn/deploy", "v1", amd64...),
 		img(pub, "rn/deploy", "v2", amd64...),
 		img(priv, "rn/private", "v1", amd64...),
@@ -160,6 +162,18 @@ func withInit(initImage, mainImage func(r *realBed) string) func(r *realBed) cor
 	}
 }
 
+// never is spec with imagePullPolicy Never: the kubelet runs what the node
+// holds and pulls nothing.
+func never(spec func(r *realBed) corev1.PodSpec) func(r *realBed) corev1.PodSpec {
+	return func(r *realBed) corev1.PodSpec {
+		s := spec(r)
+		for i := range s.Containers {
+			s.Containers[i].ImagePullPolicy = corev1.PullNever
+		}
+		return s
+	}
+}
+
 func pubImage(repo, tag string) func(r *realBed) string {
 	return func(r *realBed) string { return r.pub(repo, tag) }
 }
@@ -216,6 +230,10 @@ var realScenarios = []realScenario{
 	{name: "private-right-then-wrong-secret", spec: withSecrets(privImage("rn/private", "v1"), rnGood, rnWrong), want: outRunning},
 	{name: "init-container", spec: withInit(pubImage("rn/init", "v1"), pubImage("rn/init-main", "v1")), want: outRunning},
 	{name: "init-container-missing-tag", spec: withInit(pubImage("rn/init", "nope"), pubImage("rn/init-main", "v1")), want: outErrImagePull},
+	// imagePullPolicy Never: only what the node holds runs. The sandbox
+	// image is on the node (containerd pins it); rn/never was never pulled.
+	{name: "never-pull-present", spec: never(one(pubImage(bed.PauseRepo, bed.PauseTag))), want: outRunning},
+	{name: "never-pull-absent", spec: never(one(pubImage("rn/never", "v1"))), want: outNeverPull},
 	// The rewritten pods must really run.
 	{name: "pinned", ns: rnPin, spec: one(pubImage("rn/pin", "v1")), want: outRunning},
 	{name: "mirrored", ns: rnMirror, spec: one(pubImage("rn/src/app", "v1")), want: outRunning},
@@ -558,6 +576,8 @@ func podOutcome(p *corev1.Pod) (outcome, state string) {
 				return outInvalidName, w.Message
 			case "CrashLoopBackOff":
 				return outCrashLoop, w.Message
+			case "ErrImageNeverPull":
+				return outNeverPull, w.Message
 			}
 		}
 		if s.RestartCount > 0 {
@@ -586,6 +606,7 @@ func (r *realBed) kubeletEvent(ctx context.Context, ns, name, outcome string) st
 		outErrImagePull: {"Failed to pull image"},
 		outInvalidName:  {"Failed to apply default image tag", "InvalidImageName"},
 		outCrashLoop:    {"Back-off restarting failed container"},
+		outNeverPull:    {"is not present with pull policy of Never"},
 		outRunning:      {"Successfully pulled image", "already present"},
 	}[outcome]
 	deadline := time.Now().Add(10 * time.Second)
