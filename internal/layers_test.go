@@ -46,7 +46,7 @@ var allowed = map[string][]string{
 	"hack/pause":                {},
 	"cmd/pullguard/app": {
 		"certs",
-		"internal/addressguard", "internal/cluster", "internal/decide", "internal/image", "internal/keychain",
+		"internal/addressguard", "internal/cluster", "internal/decide", "internal/diagnose", "internal/image", "internal/keychain",
 		"internal/manifest", "internal/metrics", "internal/policystatus", "internal/resolve",
 		"internal/workload", "policies", "policies/v1alpha1", "webhook",
 	},

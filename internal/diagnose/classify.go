@@ -105,8 +105,13 @@ var rules = []rule{
 	// Not found: containerd's "...: not found", containers/image's
 	// "manifest unknown", Docker's "manifest for X not found".
 	{cause: NotFound, re: re(`manifest unknown|name unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN|repository name not known|failed to resolve (image|reference)[^:]*: \S+: not found|manifest for \S+ not found|code = NotFound|: not found$|not found: manifest unknown`)},
-	// Network.
-	{cause: Unreachable, network: true, re: re(`no such host|server misbehaving|i/o timeout|connection refused|connection reset|network is unreachable|no route to host|context deadline exceeded|Client.Timeout exceeded|TLS handshake timeout|x509: |tls: |certificate signed by unknown authority|certificate is not valid|proxyconnect|dial tcp|http: server gave HTTP response to HTTPS client|EOF$`)},
+	// Network, the most telling first: DNS, the proxy, TLS, time, the
+	// connection.
+	{cause: Unreachable, network: true, re: re(`no such host|server misbehaving`)},
+	{cause: Unreachable, network: true, re: re(`proxyconnect`)},
+	{cause: Unreachable, network: true, re: re(`x509: [^:]*|certificate signed by unknown authority|certificate is not valid|tls: [^:]*|http: server gave HTTP response to HTTPS client`)},
+	{cause: Unreachable, network: true, re: re(`i/o timeout|context deadline exceeded|Client.Timeout exceeded|TLS handshake timeout`)},
+	{cause: Unreachable, network: true, re: re(`connection refused|connection reset( by peer)?|network is unreachable|no route to host|dial tcp|EOF$`)},
 	// Registry-side errors that are not the image's fault.
 	{cause: Unreachable, re: re(`50[0-9] (Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)|unexpected status code 5[0-9][0-9]`)},
 }

@@ -22,6 +22,9 @@ type Kubectl struct {
 	// Dir is the working directory ("" for this process's), so commands
 	// can name files as a user in that directory would.
 	Dir string
+	// Env are more environment variables ("KEY=value"), such as a PATH
+	// that holds a kubectl plugin.
+	Env []string
 }
 
 // Result is what a user sees of one kubectl call.
@@ -57,7 +60,7 @@ func (k Kubectl) Run(ctx context.Context, stdin string, args ...string) (Result,
 	ctx, cancel := context.WithTimeout(ctx, KubectlTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.Bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+k.Kubeconfig), k.Env...)
 	if k.Home != "" {
 		cmd.Env = append(cmd.Env, "HOME="+k.Home)
 	}

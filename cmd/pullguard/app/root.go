@@ -70,7 +70,7 @@ func NewRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVersionCommand(), newCheckCommand(), newServeCommand(runServe))
+	root.AddCommand(newVersionCommand(), newCheckCommand(), newServeCommand(runServe), newDiagnoseCommand())
 	return root
 }
 
