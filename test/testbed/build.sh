@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # build.sh builds the binaries pullguard's envtest and end-to-end tests run
-# against — kube-apiserver, kubectl, etcd, distribution's registry and crane —
+# against — kube-apiserver, kubectl, etcd, distribution's registry and crane,
+# and for the optional real node kubelet, kube-controller-manager,
+# kube-scheduler, containerd (+ shim, ctr) and runc —
 # pinned in versions.env, from the Go module proxy only, into
 # ${XDG_CACHE_HOME:-$HOME/.cache}/pullguard/testbed/<name>-<version>/.
 #
