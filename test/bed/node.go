@@ -235,13 +235,7 @@ func StartNode(ctx context.Context, o NodeOptions, dir string, api *APIServer, c
 func (n *Node) writeContainerdConfig(ca *Authority, registries []*Registry) error {
 	certs := filepath.Join(n.dir, "etc/containerd/certs.d")
 	for _, r := range registries {
-		d := filepath.Join(certs, r.Host)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-		hosts := fmt.Sprintf("server = %q\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n",
-			"https://"+r.Host, "https://"+r.Host, ca.PEMPath)
-		if err := os.WriteFile(filepath.Join(d, "hosts.toml"), []byte(hosts), 0o644); err != nil {
+		if err := n.TrustRegistry(r.Host, ca); err != nil {
 			return err
 		}
 	}
@@ -279,6 +273,19 @@ state = %[2]q
 `, filepath.Join(n.dir, "lib/containerd"), n.state, n.socket, n.socket+".ttrpc", n.Pause, certs, n.bins.Runc,
 		filepath.Join(n.dir, "cni-bin"), filepath.Join(n.dir, "etc/cni/net.d"))
 	return os.WriteFile(filepath.Join(n.dir, "etc/containerd/config.toml"), []byte(config), 0o644)
+}
+
+// TrustRegistry writes containerd's hosts.toml for host (127.0.0.1:PORT):
+// HTTPS with the certificate ca signed. containerd reads it at each pull, so
+// a registry started after the node is trusted from then on.
+func (n *Node) TrustRegistry(host string, ca *Authority) error {
+	d := filepath.Join(n.dir, "etc/containerd/certs.d", host)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	hosts := fmt.Sprintf("server = %q\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n",
+		"https://"+host, "https://"+host, ca.PEMPath)
+	return os.WriteFile(filepath.Join(d, "hosts.toml"), []byte(hosts), 0o644)
 }
 
 func (n *Node) writeKubeletConfig() error {

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,6 +67,9 @@ type realBed struct {
 	*bed.Bed
 	// down is an address nothing listens on: an unreachable registry.
 	down string
+	// Registries in trouble (startTroubleRegistry): every answer is 429
+	// TOOMANYREQUESTS, 403 DENIED or 500.
+	rateLimited, forbidden, broken string
 }
 
 // pub and priv are references on the bed's registries.
@@ -203,6 +207,9 @@ var realScenarios = []realScenario{
 	{name: "missing-digest", spec: one(func(r *realBed) string { return r.Public.Host + "/rn/app@" + zeroDigest }), want: outErrImagePull},
 	{name: "invalid-reference", spec: one(pubImage("rn/App", "v1")), want: outInvalidName},
 	{name: "unreachable-registry", spec: one(func(r *realBed) string { return r.down + "/rn/app:v1" }), want: outErrImagePull},
+	{name: "rate-limited-registry", spec: one(func(r *realBed) string { return r.rateLimited + "/rn/app:v1" }), want: outErrImagePull},
+	{name: "forbidden-registry", spec: one(func(r *realBed) string { return r.forbidden + "/rn/app:v1" }), want: outErrImagePull},
+	{name: "registry-error-500", spec: one(func(r *realBed) string { return r.broken + "/rn/app:v1" }), want: outErrImagePull},
 	{name: "digest", spec: one(byDigest("rn/digest", "")), want: outRunning},
 	{name: "tag-and-digest", spec: one(byDigest("rn/tag-digest", "v1")), want: outRunning},
 	// containerd pulls by the digest and never asks for the tag.
@@ -290,6 +297,9 @@ type realResult struct {
 func TestRealNode(t *testing.T) {
 	t.Parallel()
 	r := startRealBed(t)
+	r.rateLimited = r.startTroubleRegistry(t, http.StatusTooManyRequests, "TOOMANYREQUESTS")
+	r.forbidden = r.startTroubleRegistry(t, http.StatusForbidden, "DENIED")
+	r.broken = r.startTroubleRegistry(t, http.StatusInternalServerError, "UNKNOWN")
 
 	results := make([]realResult, len(realScenarios))
 	t.Run("scenarios", func(t *testing.T) {

@@ -113,7 +113,7 @@ kubernetes_reports() {
 # missing_kubernetes prints the KUBERNETES_COMMANDS not yet built, one a line.
 missing_kubernetes() {
 	local cmd
-	for cmd in "${KUBERNETES_COMMANDS[@]}"; do
+	for cmd in "${kubernetes_commands[@]}"; do
 		kubernetes_reports "$cmd" || echo "$cmd"
 	done
 }
@@ -122,7 +122,7 @@ build_kubernetes() {
 	local missing
 	missing=$(missing_kubernetes)
 	if [[ -z $missing ]]; then
-		log "${KUBERNETES_COMMANDS[*]} $KUBERNETES_VERSION already in $KUBERNETES_DIR"
+		log "${kubernetes_commands[*]} $KUBERNETES_VERSION already in $KUBERNETES_DIR"
 		return
 	fi
 	local mod="k8s.io/kubernetes@$KUBERNETES_VERSION" dir="$BUILD_DIR/kubernetes-$KUBERNETES_VERSION"
@@ -325,9 +325,27 @@ run_part() {
 	) 2>&1 | sed -u "s/^/[$part] /"
 }
 
+# node_wanted says whether to build the real node's binaries:
+# PULLGUARD_TESTBED_NODE=yes or no, or (auto, the default) only as root, the
+# one user that can run the node (test/bed's NodeSupport checks the rest).
+node_wanted() {
+	case ${PULLGUARD_TESTBED_NODE:-auto} in
+	yes) return 0 ;;
+	no) return 1 ;;
+	auto) [[ $EUID -eq 0 ]] ;;
+	*) die "PULLGUARD_TESTBED_NODE=${PULLGUARD_TESTBED_NODE}: want yes, no or auto" ;;
+	esac
+}
+
 main() {
 	local parts=("$@") part
 	local all=(crane etcd registry kubernetes containerd runc)
+	kubernetes_commands=("${KUBERNETES_COMMANDS[@]}")
+	if ! node_wanted; then
+		log "not building the real node (kubelet, kube-controller-manager, kube-scheduler, containerd, runc): not root, or PULLGUARD_TESTBED_NODE=no; its tests will say they skip"
+		all=(crane etcd registry kubernetes)
+		kubernetes_commands=(kube-apiserver kubectl)
+	fi
 	if [[ ${#parts[@]} -eq 0 ]]; then parts=("${all[@]}"); fi
 	for part in "${parts[@]}"; do
 		case $part in
