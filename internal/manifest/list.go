@@ -13,7 +13,7 @@ import (
 // documents turns one JSON value read at source:line into the documents it
 // holds: none for null (an empty or comment-only document), the items of a
 // List, or itself.
-func (r reader) documents(source string, line int, raw []byte) ([]Document, error) {
+func (r reader) documents(source string, line int, raw []byte, at frame) ([]Document, error) {
 	if len(raw) > r.maxDocument {
 		return nil, r.documentTooLarge(source, line)
 	}
@@ -35,7 +35,7 @@ func (r reader) documents(source string, line int, raw []byte) ([]Document, erro
 	// A kind that merely ends in "List" (a custom AllowList) but has no
 	// items is an object of its own.
 	if !strings.HasSuffix(head.Kind, "List") || head.Items == nil {
-		return []Document{{Source: source, Line: line, Raw: raw}}, nil
+		return []Document{{Source: source, Line: line, Raw: raw, at: at}}, nil
 	}
 	var items []json.RawMessage
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(*head.Items, &items); err != nil {
@@ -43,7 +43,7 @@ func (r reader) documents(source string, line int, raw []byte) ([]Document, erro
 	}
 	var docs []Document
 	for i, item := range items {
-		found, err := r.documents(source, line, item)
+		found, err := r.documents(source, line, item, at.item(i))
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {

@@ -32,6 +32,7 @@ type Document struct {
 	Source string // file path, or "-" for stdin
 	Line   int    // 1-based line where the document starts in Source
 	Raw    []byte // the document as JSON
+	at     frame  // where it was written, for LineOf
 }
 
 // ErrTooLarge is wrapped by the error for a source or document over its limit.

@@ -69,7 +69,7 @@ func (r reader) splitYAML(source string, data []byte) ([]Document, error) {
 		if err != nil {
 			return nil, yamlError(source, first, err)
 		}
-		found, err := r.documents(source, first+leadingLines(doc), raw)
+		found, err := r.documents(source, first+leadingLines(doc), raw, frame{text: doc, line: first})
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +169,7 @@ func (r reader) splitJSON(source string, data []byte) (docs []Document, decoded 
 		if len(strict) > 0 {
 			return nil, decoded, &Error{Source: source, Line: start, Err: fmt.Errorf("json: %w", strict[0])}
 		}
-		found, err := r.documents(source, start, raw)
+		found, err := r.documents(source, start, raw, frame{text: raw, line: start})
 		if err != nil {
 			return nil, decoded, err
 		}

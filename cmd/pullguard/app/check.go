@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +39,16 @@ type checkOptions struct {
 	insecureRegistries []string
 	timeout            time.Duration
 	output             string
+	failOn             string
 }
+
+// The output formats of check, and what fails it.
+var checkOutputs = []string{"text", "json", "github", "sarif", "junit"}
+
+const (
+	failOnDeny = "deny"
+	failOnWarn = "warn"
+)
 
 func newCheckCommand() *cobra.Command {
 	o := &checkOptions{}
@@ -67,7 +77,8 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "time budget to resolve the images of one object")
-	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	f.StringVarP(&o.output, "output", "o", "text", "output format: "+strings.Join(checkOutputs, ", "))
+	f.StringVar(&o.failOn, "fail-on", failOnDeny, "exit 1 on: deny (a denial), or warn (a denial, a warning, or an image not verified)")
 	return cmd
 }
 
@@ -89,16 +100,24 @@ func runCheck(cmd *cobra.Command, o *checkOptions) error {
 	if err != nil {
 		return err
 	}
+	out := cmd.OutOrStdout()
 	switch o.output {
 	case "json":
-		err = report.writeJSON(cmd.OutOrStdout())
+		err = report.writeJSON(out)
+	case "github":
+		err = report.writeGitHub(out)
+	case "sarif":
+		err = report.writeSARIF(out)
+	case "junit":
+		err = report.writeJUnit(out)
 	default:
-		err = report.writeText(cmd.OutOrStdout())
+		err = report.writeText(out)
 	}
 	if err != nil {
 		return err
 	}
-	if report.Summary.Denied > 0 {
+	s := report.Summary
+	if s.Denied > 0 || (o.failOn == failOnWarn && (s.Warnings > 0 || s.Unverified > 0)) {
 		return errDenied
 	}
 	return nil
@@ -108,8 +127,11 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 	if len(o.files) == 0 {
 		return nil, usageError("no input: give at least one -f FILE|DIR|-")
 	}
-	if o.output != "text" && o.output != "json" {
-		return nil, usageError("--output must be text or json, not %q", o.output)
+	if !slices.Contains(checkOutputs, o.output) {
+		return nil, usageError("--output must be one of %s, not %q", strings.Join(checkOutputs, ", "), o.output)
+	}
+	if o.failOn != failOnDeny && o.failOn != failOnWarn {
+		return nil, usageError("--fail-on must be %s or %s, not %q", failOnDeny, failOnWarn, o.failOn)
 	}
 	if o.timeout <= 0 {
 		return nil, usageError("--timeout must be positive, not %s", o.timeout)
@@ -231,7 +253,7 @@ func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (
 	_ = g.Wait() // the jobs report through decisions; none returns an error
 	report := &checkReport{Findings: []jsonFinding{}, Rewrites: []jsonRewrite{}}
 	for i, j := range jobs {
-		report.add(j.doc, j.obj, len(j.uses), decisions[i])
+		report.add(j.doc, j.obj, j.uses, decisions[i])
 	}
 	return report, nil
 }

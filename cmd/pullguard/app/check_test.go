@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"log"
@@ -283,7 +284,8 @@ func TestCheckStdinAndText(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("want one finding line and a summary, got:\n%s", stdout)
 	}
-	for _, want := range []string{"-:1:", "DENY", "NotFound", "Deployment/shop/api", `"c0"`, "v1.2.0", "Fix:"} {
+	// Line 13 is the container's image: field, where the fix goes.
+	for _, want := range []string{"-:13:", "DENY", "NotFound", "Deployment/shop/api", `"c0"`, "v1.2.0", "Fix:"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("finding line %q does not contain %q", lines[0], want)
 		}
@@ -389,5 +391,85 @@ func TestCheckRegistryCA(t *testing.T) {
 	}
 	if code, _, stderr := runMain(t, "", "check", "-f", file, "--registry-ca-file", file); code != ExitUsage || !strings.Contains(stderr, "registry-ca-file") {
 		t.Errorf("a CA file without certificates: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// The CI formats: annotations on the image field's line (GitHub), SARIF
+// 2.1.0 results, one JUnit test case per image use; --fail-on warn fails a
+// run with warnings or unverified images, which deny alone passes.
+func TestCheckCIFormats(t *testing.T) {
+	t.Parallel()
+	fx := newFixtures(t)
+	manifest := deployment("api", fx.public.Ref("shop/api:v1.2"), fx.public.Ref("shop/api:latest"), "127.0.0.1:1/down/img:v1")
+	run := func(extra ...string) (int, string) {
+		t.Helper()
+		code, stdout, stderr := runMain(t, manifest, append(append([]string{"check", "-f", "-", "--timeout", "5s"}, fx.insecureFlags()...), extra...)...)
+		if code == ExitUsage {
+			t.Fatalf("usage error: %s", stderr)
+		}
+		return code, stdout
+	}
+	code, out := run("-o", "github")
+	if code != ExitDenied {
+		t.Errorf("github: exit %d, want %d", code, ExitDenied)
+	}
+	for _, want := range []string{
+		"::error file=-,line=13,title=pullguard NotFound::container \"c0\"",
+		"::warning file=-,line=15,title=pullguard LatestTag::",
+		"::warning file=-,line=17,title=pullguard Unreachable::",
+		"::notice title=pullguard::checked 1 object with 3 images: 1 denied",
+		"1 image not verified",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("github output lacks %q:\n%s", want, out)
+		}
+	}
+	_, out = run("-o", "sarif")
+	var log struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				Level     string `json:"level"`
+				Locations []struct {
+					PhysicalLocation struct {
+						Region struct {
+							StartLine int `json:"startLine"`
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &log); err != nil || log.Version != "2.1.0" || len(log.Runs) != 1 {
+		t.Fatalf("sarif: %v:\n%s", err, out)
+	}
+	if rs := log.Runs[0].Results; len(rs) != 3 || rs[0].RuleID != "NotFound" || rs[0].Level != "error" || rs[0].Locations[0].PhysicalLocation.Region.StartLine != 13 {
+		t.Errorf("sarif results %+v, want NotFound at line 13 first of 3", rs)
+	}
+	_, out = run("-o", "junit")
+	var suites struct {
+		Suites []struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Cases    []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal([]byte(out), &suites); err != nil || len(suites.Suites) != 1 {
+		t.Fatalf("junit: %v:\n%s", err, out)
+	}
+	if s := suites.Suites[0]; s.Tests != 3 || s.Failures != 1 || s.Cases[0].Failure == nil || s.Cases[1].Failure != nil {
+		t.Errorf("junit suite %+v, want 3 cases, the first failed", s)
+	}
+	// Only the warnings and the unverified image: deny passes, warn fails.
+	manifest = deployment("api", fx.public.Ref("shop/api:latest"), "127.0.0.1:1/down/img:v1")
+	if code, _ := run(); code != ExitOK {
+		t.Errorf("--fail-on deny (default): exit %d, want %d", code, ExitOK)
+	}
+	if code, _ := run("--fail-on", "warn"); code != ExitDenied {
+		t.Errorf("--fail-on warn: exit %d, want %d", code, ExitDenied)
 	}
 }
