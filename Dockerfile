@@ -16,9 +16,10 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG TARGETOS TARGETARCH
 ARG VERSION=dev
+ARG COMMIT=unknown
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath \
-      -ldflags "-s -w -X github.com/pullguard/pullguard/cmd/pullguard/app.version=${VERSION}" \
+      -ldflags "-s -w -X github.com/pullguard/pullguard/cmd/pullguard/app.version=${VERSION} -X github.com/pullguard/pullguard/cmd/pullguard/app.commit=${COMMIT}" \
       -o /out/pullguard ./cmd/pullguard
 
 # distroless static: CA certificates, tzdata, /etc/passwd with nonroot

@@ -14,7 +14,8 @@ STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
 CONTROLLER_GEN := $(TOOLS_DIR)/controller-gen-$(CONTROLLER_GEN_VERSION)
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/pullguard/pullguard/cmd/pullguard/app.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X github.com/pullguard/pullguard/cmd/pullguard/app.version=$(VERSION) -X github.com/pullguard/pullguard/cmd/pullguard/app.commit=$(COMMIT)
 
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
@@ -166,7 +167,7 @@ chart-render: $(HELM) ## Render the chart into CHART_RENDER_DIR: crds.yaml, pull
 
 .PHONY: image
 image: build $(KO) ## ko-build the image (KO_DOCKER_REPO, or a throwaway local registry), push it, pullguard-check it.
-	KO=$(KO) VERSION=$(VERSION) PULLGUARD=bin/pullguard hack/image.sh
+	KO=$(KO) VERSION=$(VERSION) COMMIT=$(COMMIT) PULLGUARD=bin/pullguard hack/image.sh
 
 $(HELM):
 	@mkdir -p $(TOOLS_DIR)

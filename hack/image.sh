@@ -16,7 +16,7 @@
 # either way.
 #
 # Environment: KO (the ko binary, required), VERSION (stamped and used as the
-# tag, required), PULLGUARD (default bin/pullguard), IMAGE_WORK (default
+# tag, required), COMMIT (stamped; default unknown), PULLGUARD (default bin/pullguard), IMAGE_WORK (default
 # bin/image), IMAGE_PLATFORMS (default linux/amd64,linux/arm64).
 set -euo pipefail
 
@@ -71,7 +71,7 @@ if [[ -z ${KO_DEFAULTBASEIMAGE:-} ]]; then
 fi
 
 # --bare: push to KO_DOCKER_REPO itself; --tags: never ko's default latest.
-export VERSION
+export VERSION COMMIT=${COMMIT:-unknown}
 image=$("$KO" build ./cmd/pullguard --bare --tags "$tag" --platform "$platforms" --sbom none)
 log "pushed $image"
 echo "$image" >"$work/image-ref"

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -298,8 +299,9 @@ func TestCheckStdinAndText(t *testing.T) {
 func TestVersion(t *testing.T) {
 	t.Parallel()
 	code, stdout, _ := runMain(t, "", "version")
-	if code != ExitOK || strings.TrimSpace(stdout) != version {
-		t.Errorf("version: code %d, output %q", code, stdout)
+	want := fmt.Sprintf("pullguard %s (commit %s, %s %s/%s)", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if code != ExitOK || strings.TrimSpace(stdout) != want {
+		t.Errorf("version: code %d, output %q, want %q", code, stdout, want)
 	}
 }
 

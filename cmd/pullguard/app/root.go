@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/spf13/cobra"
 )
 
-// version is stamped at build time with -ldflags -X.
-var version = "dev"
+// version and commit are stamped at build time with -ldflags -X.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
 
 // Exit codes of every pullguard command.
 const (
@@ -77,10 +81,10 @@ func NewRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print pullguard's version",
+		Short: "Print pullguard's version, commit and Go version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), version)
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "pullguard %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return err
 		},
 	}
