@@ -46,6 +46,7 @@ func (h *Handlers) validation(ctx context.Context, v verdict) admission.Response
 			h.recorder.Finding(f.Class, f.Action)
 		}
 	}
+	logFindings(ctx, v)
 	resp := admission.Allowed("")
 	if !v.decision.Allowed {
 		resp = admission.Denied(denial(v))
@@ -55,6 +56,22 @@ func (h *Handlers) validation(ctx context.Context, v verdict) admission.Response
 		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: a}
 	}
 	return resp
+}
+
+// logFindings writes one info line per finding, whatever its action: what
+// a platform team rolling out in Audit mode reads to see what would be
+// denied. Only the validating endpoint logs, so each finding is logged once;
+// the request's own fields (uid, user, resource) come with the logger
+// controller-runtime puts in ctx. Messages carry no credentials.
+func logFindings(ctx context.Context, v verdict) {
+	if len(v.decision.Findings) == 0 {
+		return
+	}
+	log := logf.FromContext(ctx)
+	for _, f := range v.decision.Findings {
+		log.Info("image finding", "object", v.obj.String(), "container", f.Container, "image", f.Image,
+			"class", string(f.Class), "action", string(f.Action), "policy", v.policy.Name())
+	}
 }
 
 // denial is the message kubectl prints after "admission webhook ... denied

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -343,5 +346,36 @@ func TestAuditAnnotationIsBounded(t *testing.T) {
 	}
 	if got := auditAnnotation(policies.Default(), findings[:0]); got != "" {
 		t.Errorf("annotation without audit findings = %q, want none", got)
+	}
+}
+
+// Every finding is one structured info line, denials and audits alike.
+func TestValidatorLogsFindings(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var mu sync.Mutex
+	var lines []string
+	log := funcr.New(func(prefix, args string) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, args)
+	}, funcr.Options{})
+	h := handlersFor(&fakeView{policy: mustPolicy(t, "  actions: {LatestTag: Audit}\n"), platforms: nodes}, f.lookup, nil)
+	ctx := logr.NewContext(context.Background(), log)
+	resp := h.Validator().Handle(ctx, create(podKind, raw(t, podObject(f.missing, f.latest))))
+	if resp.Allowed {
+		t.Fatal("a missing tag was allowed")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		`"msg"="image finding" "object"="Pod/team-a/api" "container"="c0" "image"="` + f.missing + `" "class"="NotFound" "action"="Deny"`,
+		`"container"="c1" "image"="` + f.latest + `" "class"="LatestTag" "action"="Audit"`,
+	}
+	all := strings.Join(lines, "\n")
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("log lacks %s:\n%s", w, all)
+		}
 	}
 }
