@@ -17,6 +17,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -196,4 +197,96 @@ func formatCounts(c map[string]int) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// testJob runs a Job for real (the Job controller creates its pod, the
+// scheduler places it, it exits 0), and one whose image tag does not exist,
+// in both namespaces: pullguard must admit the first and refuse (or warn
+// about) the second, whose pod really ends in ErrImagePull.
+func (r *realBed) testJob(t *testing.T) {
+	var report strings.Builder
+	for _, tc := range []struct {
+		name, tag, want string
+	}{
+		{"job-ok", "v1", outCompleted},
+		{"job-missing-tag", "v9-missing", outErrImagePull},
+	} {
+		image := r.pub("rn/init", tc.tag)
+		ign := runKubectl(t, r.Kubectl, toYAML(t, realJob(rnIgnored, tc.name, image)), "apply", "-f", "-")
+		if ign.Code != 0 {
+			t.Fatalf("%s: refused where pullguard does not look:\n%s", tc.name, ign)
+		}
+		reality, event := r.jobOutcome(t, rnIgnored, tc.name)
+		if reality != tc.want {
+			t.Errorf("%s: reality %s, want %s (kubelet: %s)", tc.name, reality, tc.want, event)
+		}
+		g := runKubectl(t, r.Kubectl, toYAML(t, realJob(rnGuarded, tc.name, image)), "apply", "-f", "-")
+		verdict, admitted := "admitted", "-"
+		switch {
+		case g.Code != 0:
+			verdict = "denied " + strings.Join(findingClasses(g.Stderr), ",")
+		case len(g.Warnings()) > 0:
+			verdict = "warned"
+		}
+		if g.Code == 0 {
+			admitted, _ = r.jobOutcome(t, rnGuarded, tc.name)
+		}
+		ok := reality == outCompleted
+		judgement := "ok"
+		switch {
+		case ok && g.Code != 0:
+			judgement = "FALSE DENY"
+			t.Errorf("FALSE DENY: Job %s completes on the real node, pullguard refused it:\n%s", tc.name, g)
+		case !ok && g.Code == 0 && len(g.Warnings()) == 0:
+			judgement = "FALSE ALLOW"
+			t.Errorf("FALSE ALLOW: Job %s's pod ends in %s (kubelet: %s), pullguard admitted it silently", tc.name, reality, event)
+		case ok && admitted != outCompleted:
+			judgement = "ADMITTED JOB FAILED"
+			t.Errorf("Job %s: the admitted Job's pod ends %s", tc.name, admitted)
+		}
+		fmt.Fprintf(&report, "- %s (%s): reality %s; pullguard %s; admitted Job's pod %s; %s\n    kubelet: %s\n",
+			tc.name, image, reality, verdict, admitted, judgement, event)
+	}
+	t.Logf("Jobs on the real node:\n%s", report.String())
+	fmt.Fprintf(os.Stderr, "\n=== real node: Jobs\n%s\n", report.String())
+}
+
+// realJob is a Job of one pod that runs the pause program with "exit".
+func realJob(ns, name, image string) *batchv1.Job {
+	zero := int32(0)
+	c := container("c", image)
+	c.Args = []string{"exit"}
+	tmpl := realPod(ns, name, corev1.PodSpec{Containers: []corev1.Container{c}})
+	tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+	return &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: &zero,
+			Template:     corev1.PodTemplateSpec{Spec: tmpl.Spec},
+		},
+	}
+}
+
+// jobOutcome waits for the Job's pod and returns its outcome on the node.
+func (r *realBed) jobOutcome(t *testing.T, ns, name string) (string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), rolloutTimeout)
+	defer cancel()
+	for {
+		var pods corev1.PodList
+		if err := r.API.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"job-name": name}); err == nil {
+			for _, p := range pods.Items {
+				if p.Spec.NodeName != "" {
+					return r.observe(t, ns, p.Name)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Errorf("%s/%s: no scheduled pod of the Job after %s", ns, name, rolloutTimeout)
+			return "no pod", ""
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }

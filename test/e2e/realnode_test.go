@@ -52,6 +52,7 @@ const (
 	outInvalidName  = "InvalidImageName"
 	outCrashLoop    = "CrashLoopBackOff"  // pulled, then the container exits non-zero
 	outNeverPull    = "ErrImageNeverPull" // imagePullPolicy Never, image not on the node
+	outCompleted    = "Completed"         // every container exited 0 (restartPolicy Never)
 )
 
 // realOutcomeTimeout bounds the wait for one pod's outcome (REALNODE.md:
@@ -313,6 +314,7 @@ func TestRealNode(t *testing.T) {
 	printRealTable(t, results)
 
 	t.Run("deployment-rollout", func(t *testing.T) { r.testRollout(t) })
+	t.Run("job", func(t *testing.T) { r.testJob(t) })
 }
 
 // startRealBed starts a bed of its own with the real node, or skips the
@@ -593,9 +595,12 @@ func podOutcome(p *corev1.Pod) (outcome, state string) {
 		if s.RestartCount > 0 {
 			return outCrashLoop, fmt.Sprintf("container %s restarted %d times", s.Name, s.RestartCount)
 		}
-		if term := s.State.Terminated; term != nil && term.ExitCode != 0 {
+		if term := s.State.Terminated; term != nil && term.ExitCode != 0 && p.Spec.RestartPolicy != corev1.RestartPolicyNever {
 			return outCrashLoop, fmt.Sprintf("container %s exited %d (%s)", s.Name, term.ExitCode, term.Reason)
 		}
+	}
+	if p.Status.Phase == corev1.PodSucceeded {
+		return outCompleted, "succeeded"
 	}
 	if p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) != len(p.Spec.Containers) {
 		return "", fmt.Sprintf("phase %s, statuses %v", p.Status.Phase, statuses)
@@ -618,6 +623,7 @@ func (r *realBed) kubeletEvent(ctx context.Context, ns, name, outcome string) st
 		outCrashLoop:    {"Back-off restarting failed container"},
 		outNeverPull:    {"is not present with pull policy of Never"},
 		outRunning:      {"Successfully pulled image", "already present"},
+		outCompleted:    {"Successfully pulled image", "already present"},
 	}[outcome]
 	deadline := time.Now().Add(10 * time.Second)
 	for {
