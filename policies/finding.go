@@ -23,6 +23,10 @@ type Finding struct {
 // MaxShortLength is the most characters Short returns: one kubectl warning line.
 const MaxShortLength = 119
 
+// WarningPrefix starts every warning line, so a developer reading kubectl's
+// "Warning:" lines knows which webhook said it.
+const WarningPrefix = "pullguard: "
+
 // shortText is the few words per class that fit in a warning line.
 var shortText = map[image.Class]string{
 	image.InvalidReference:   "not a valid image reference",
@@ -39,15 +43,15 @@ var shortText = map[image.Class]string{
 }
 
 // Short is the finding in one line of at most MaxShortLength characters, for
-// admission warnings: container, image (shortened in the middle if need be)
-// and a few words on what is wrong and what to do.
+// admission warnings: WarningPrefix, container, image (shortened in the
+// middle if need be) and a few words on what is wrong and what to do.
 func (f Finding) Short() string {
 	text, ok := shortText[f.Class]
 	if !ok {
 		text = string(f.Class)
 	}
 	line := func(img string) string {
-		return fmt.Sprintf("container %q: image %q: %s", f.Container, img, text)
+		return fmt.Sprintf("%scontainer %q: image %q: %s", WarningPrefix, f.Container, img, text)
 	}
 	s := line(f.Image)
 	if n := utf8.RuneCountInString(s); n > MaxShortLength {

@@ -19,11 +19,11 @@ func TestShort(t *testing.T) {
 	}{{
 		name: "fits",
 		f:    Finding{Container: "api", Image: "ghcr.io/acme/api:v1.2", Class: image.NotFound},
-		want: `container "api": image "ghcr.io/acme/api:v1.2": not found in the registry; use an existing tag`,
+		want: `pullguard: container "api": image "ghcr.io/acme/api:v1.2": not found in the registry; use an existing tag`,
 	}, {
 		name: "unknown class",
 		f:    Finding{Container: "c", Image: "x:1", Class: "Novel"},
-		want: `container "c": image "x:1": Novel`,
+		want: `pullguard: container "c": image "x:1": Novel`,
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,7 +44,7 @@ func TestShortElidesLongImages(t *testing.T) {
 	long := "registry.example.com/" + strings.Repeat("team/", 20) + "api@sha256:" + strings.Repeat("0", 64)
 	got := Finding{Container: "api", Image: long, Class: image.Unauthorized}.Short()
 	const end = `000": registry wants credentials; add an imagePullSecret`
-	if !strings.HasPrefix(got, `container "api": image "registry.example.com`) || !strings.HasSuffix(got, end) ||
+	if !strings.HasPrefix(got, `pullguard: container "api": image "registry.exampl`) || !strings.HasSuffix(got, end) ||
 		!strings.Contains(got, "…") || utf8.RuneCountInString(got) != MaxShortLength {
 		t.Errorf("Short() = %q (%d characters), want the image's start and end around an ellipsis in %d",
 			got, utf8.RuneCountInString(got), MaxShortLength)

@@ -41,7 +41,7 @@ func TestHangingRegistry(t *testing.T) {
 		t.Errorf("answered after %v, want about the budget %v", elapsed, budget)
 	}
 	want := answer{Allowed: true, Code: http.StatusOK, Warnings: []string{
-		fmt.Sprintf("container %q: image %q: registry unreachable from pullguard", "c0", image),
+		fmt.Sprintf("pullguard: container %q: image %q: registry unreachable from pullguard", "c0", image),
 	}}
 	if diff := cmp.Diff(want, answerOf(t, resp)); diff != "" {
 		t.Errorf("response (-want +got):\n%s", diff)

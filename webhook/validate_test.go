@@ -79,7 +79,7 @@ func TestValidator(t *testing.T) {
 		manyLatest[i] = f.latest
 	}
 	latestWarning := func(container string) string {
-		return fmt.Sprintf("container %q: image %q: mutable :latest; name a version tag or digest", container, f.latest)
+		return fmt.Sprintf("pullguard: container %q: image %q: mutable :latest; name a version tag or digest", container, f.latest)
 	}
 	var wantMany []string
 	for i := range 15 {

@@ -61,7 +61,7 @@ func TestPartialPlatformWarns(t *testing.T) {
 	image := pub(repoAMD64, tagSingleArch)
 	r := apply(t, deploymentYAML(t, nsApps, "partial-platform", spec{image: image}))
 	wantExit(t, r, 0)
-	want := []string{fmt.Sprintf(`Warning: container "app": image %q: no build for some platform the pod may run on`, image)}
+	want := []string{fmt.Sprintf(`Warning: pullguard: container "app": image %q: no build for some platform the pod may run on`, image)}
 	if diff := diffLines(want, warnings(r)); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s\n%s", diff, r)
 	}

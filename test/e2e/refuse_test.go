@@ -88,7 +88,7 @@ func TestApplyAdmitted(t *testing.T) {
 	}, {
 		name: "explicit-latest",
 		spec: spec{image: pub(repoRedis, "latest")},
-		warnings: []string{fmt.Sprintf(`Warning: container "app": image %q: mutable :latest; name a version tag or digest`,
+		warnings: []string{fmt.Sprintf(`Warning: pullguard: container "app": image %q: mutable :latest; name a version tag or digest`,
 			pub(repoRedis, "latest"))},
 	}}
 	for _, tc := range tests {

@@ -28,7 +28,7 @@ func TestRegistryTrouble(t *testing.T) {
 			r := apply(t, deploymentYAML(t, nsApps, name, spec{image: image}))
 			wantExit(t, r, 0)
 			wantOutput(t, r, fmt.Sprintf("deployment.apps/%s created", name))
-			want := []string{fmt.Sprintf(`Warning: container "app": image %q: registry unreachable from pullguard`, image)}
+			want := []string{fmt.Sprintf(`Warning: pullguard: container "app": image %q: registry unreachable from pullguard`, image)}
 			if diff := diffLines(want, warnings(r)); diff != "" {
 				t.Errorf("warnings (-want +got):\n%s\n%s", diff, r)
 			}

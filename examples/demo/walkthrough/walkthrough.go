@@ -102,7 +102,7 @@ func Steps() []Step {
 		{Say: "An arm64-only image for a pod that must run on amd64:", Args: apply("06-wrong-arch.yaml"), Exit: 1,
 			Want: []string{denied, "[PlatformMismatch]", "it has linux/arm64, the pod needs linux/amd64"}},
 		{Say: "An explicit :latest is admitted with a warning:", Args: apply("07-latest.yaml"),
-			Want: []string{"Warning: ", "mutable :latest", "statefulset.apps/cache created"}},
+			Want: []string{"Warning: pullguard: ", "mutable :latest", "statefulset.apps/cache created"}},
 		{Say: "In namespace \"pinned\" the tag is pinned to its digest:", Args: apply("08-pin.yaml"), Want: []string{"pod/storefront created"}},
 		{Args: []string{"get", "pod", "storefront", "-n", "pinned", "-o", "jsonpath={.spec.containers[0].image}"},
 			Want: []string{"${REGISTRY}/shop/storefront:v1.2.1@sha256:"}},
