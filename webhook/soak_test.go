@@ -3,8 +3,6 @@
 package webhook
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -17,8 +15,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
@@ -48,26 +44,7 @@ func TestSoak(t *testing.T) {
 			h := handlersFor(&fakeView{platforms: nodes}, lookup, nil)
 			base, client := serveHTTPS(t, h)
 			client.Timeout = time.Duration(DefaultTimeoutSeconds) * time.Second // the API server's wait
-			req := create(podKind, raw(t, podObject(f.good, f.amdOnly, f.latest)))
-			body := raw(t, admissionv1.AdmissionReview{
-				TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-				Request:  &req.AdmissionRequest,
-			})
-			post := func() error {
-				resp, err := client.Post(base+ValidatePath, "application/json", bytes.NewReader(body))
-				if err != nil {
-					return err
-				}
-				defer resp.Body.Close()
-				var review admissionv1.AdmissionReview
-				if err := json.NewDecoder(resp.Body).Decode(&review); err != nil {
-					return err
-				}
-				if review.Response == nil || !review.Response.Allowed || review.Response.UID != req.UID {
-					return fmt.Errorf("unexpected response %+v", review.Response)
-				}
-				return nil
-			}
+			post := allowedPoster(t, base, client, podObject(f.good, f.amdOnly, f.latest))
 			if err := post(); err != nil {
 				t.Fatal(err)
 			}

@@ -197,54 +197,58 @@ func podsOf(ctx context.Context, c client.Client, namespace, target string) ([]c
 		}
 		return fmt.Errorf("get %s %q: %w", kind, name, err)
 	}
-	var selector *metav1.LabelSelector
-	switch strings.ToLower(kind) {
-	case "pod", "pods", "po":
+	switch k := strings.ToLower(kind); {
+	case k == "pod" || k == "pods" || k == "po":
 		var p corev1.Pod
 		if err := c.Get(ctx, key, &p); err != nil {
 			return nil, notFound(err)
 		}
 		return []corev1.Pod{p}, nil
-	case "deployment", "deployments", "deploy":
-		var o appsv1.Deployment
-		if err := c.Get(ctx, key, &o); err != nil {
-			return nil, notFound(err)
-		}
-		selector = o.Spec.Selector
-	case "statefulset", "statefulsets", "sts":
-		var o appsv1.StatefulSet
-		if err := c.Get(ctx, key, &o); err != nil {
-			return nil, notFound(err)
-		}
-		selector = o.Spec.Selector
-	case "daemonset", "daemonsets", "ds":
-		var o appsv1.DaemonSet
-		if err := c.Get(ctx, key, &o); err != nil {
-			return nil, notFound(err)
-		}
-		selector = o.Spec.Selector
-	case "replicaset", "replicasets", "rs":
-		var o appsv1.ReplicaSet
-		if err := c.Get(ctx, key, &o); err != nil {
-			return nil, notFound(err)
-		}
-		selector = o.Spec.Selector
-	case "job", "jobs":
-		var o batchv1.Job
-		if err := c.Get(ctx, key, &o); err != nil {
-			return nil, notFound(err)
-		}
-		selector = o.Spec.Selector
-	case "cronjob", "cronjobs", "cj":
+	case k == "cronjob" || k == "cronjobs" || k == "cj":
 		var cj batchv1.CronJob
 		if err := c.Get(ctx, key, &cj); err != nil {
 			return nil, notFound(err)
 		}
 		return cronJobPods(ctx, c, &cj)
 	default:
-		return nil, usageError("unknown type %q: want pod, deployment, statefulset, daemonset, replicaset, job or cronjob", kind)
+		w, ok := workloadKinds[kindAliases[k]]
+		if !ok {
+			return nil, usageError("unknown type %q: want pod, deployment, statefulset, daemonset, replicaset, job or cronjob", kind)
+		}
+		obj := w.object()
+		if err := c.Get(ctx, key, obj); err != nil {
+			return nil, notFound(err)
+		}
+		return podsMatching(ctx, c, namespace, w.selector(obj))
 	}
-	return podsMatching(ctx, c, namespace, selector)
+}
+
+// workloadKind is a workload whose pods its label selector finds.
+type workloadKind struct {
+	object   func() client.Object
+	selector func(client.Object) *metav1.LabelSelector
+}
+
+var workloadKinds = map[string]workloadKind{
+	"deployment": {func() client.Object { return &appsv1.Deployment{} },
+		func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.Deployment).Spec.Selector }},
+	"statefulset": {func() client.Object { return &appsv1.StatefulSet{} },
+		func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.StatefulSet).Spec.Selector }},
+	"daemonset": {func() client.Object { return &appsv1.DaemonSet{} },
+		func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.DaemonSet).Spec.Selector }},
+	"replicaset": {func() client.Object { return &appsv1.ReplicaSet{} },
+		func(o client.Object) *metav1.LabelSelector { return o.(*appsv1.ReplicaSet).Spec.Selector }},
+	"job": {func() client.Object { return &batchv1.Job{} },
+		func(o client.Object) *metav1.LabelSelector { return o.(*batchv1.Job).Spec.Selector }},
+}
+
+// kindAliases are the names kubectl accepts for each workload kind.
+var kindAliases = map[string]string{
+	"deployment": "deployment", "deployments": "deployment", "deploy": "deployment",
+	"statefulset": "statefulset", "statefulsets": "statefulset", "sts": "statefulset",
+	"daemonset": "daemonset", "daemonsets": "daemonset", "ds": "daemonset",
+	"replicaset": "replicaset", "replicasets": "replicaset", "rs": "replicaset",
+	"job": "job", "jobs": "job",
 }
 
 func podsMatching(ctx context.Context, c client.Client, namespace string, selector *metav1.LabelSelector) ([]corev1.Pod, error) {

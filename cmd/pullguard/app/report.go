@@ -143,24 +143,33 @@ func (s checkSummary) String() string {
 	return line
 }
 
+// level names the finding's action in a format's words for deny, warn and
+// audit.
+func (f jsonFinding) level(deny, warn, audit string) string {
+	switch f.Action {
+	case string(policies.Deny):
+		return deny
+	case string(policies.Warn):
+		return warn
+	}
+	return audit
+}
+
+// text is the message and its fix, for formats with one text field.
+func (f jsonFinding) text() string {
+	if f.Fix == "" {
+		return f.Message
+	}
+	return f.Message + " Fix: " + f.Fix
+}
+
 // writeGitHub prints GitHub Actions workflow commands, so each finding is
 // an annotation on the line of its image field; the summary is a notice.
 func (r *checkReport) writeGitHub(w io.Writer) error {
 	var b strings.Builder
 	for _, f := range r.Findings {
-		level := "notice"
-		switch f.Action {
-		case string(policies.Deny):
-			level = "error"
-		case string(policies.Warn):
-			level = "warning"
-		}
-		msg := f.Message
-		if f.Fix != "" {
-			msg += " Fix: " + f.Fix
-		}
-		fmt.Fprintf(&b, "::%s file=%s,line=%d,title=%s::%s\n", level,
-			ghProperty(f.Source), f.Line, ghProperty("pullguard "+f.Finding), ghData(msg))
+		fmt.Fprintf(&b, "::%s file=%s,line=%d,title=%s::%s\n", f.level("error", "warning", "notice"),
+			ghProperty(f.Source), f.Line, ghProperty("pullguard "+f.Finding), ghData(f.text()))
 	}
 	fmt.Fprintf(&b, "::notice title=pullguard::%s\n", ghData(r.Summary.String()))
 	_, err := io.WriteString(w, b.String())
@@ -189,18 +198,7 @@ func (r *checkReport) writeSARIF(w io.Writer) error {
 		run.AddRule(string(c)).WithShortDescription(sarif.NewMultiformatMessageString(string(c)))
 	}
 	for _, f := range r.Findings {
-		level := "note"
-		switch f.Action {
-		case string(policies.Deny):
-			level = "error"
-		case string(policies.Warn):
-			level = "warning"
-		}
-		text := f.Message
-		if f.Fix != "" {
-			text += " Fix: " + f.Fix
-		}
-		res := run.CreateResultForRule(f.Finding).WithLevel(level).WithMessage(sarif.NewTextMessage(text))
+		res := run.CreateResultForRule(f.Finding).WithLevel(f.level("error", "warning", "note")).WithMessage(sarif.NewTextMessage(f.text()))
 		res.AddLocation(sarif.NewLocationWithPhysicalLocation(sarif.NewPhysicalLocation().
 			WithArtifactLocation(sarif.NewSimpleArtifactLocation(f.Source)).
 			WithRegion(sarif.NewSimpleRegion(f.Line, f.Line))))
