@@ -247,8 +247,12 @@ func (b *Bed) Stop() error {
 	}
 	var errs []error
 	// The node first: it deletes its pods through the API server.
-	if err := b.Node.Stop(); err != nil {
-		errs = append(errs, fmt.Errorf("stop the real node: %w", err))
+	if b.Node != nil {
+		step := time.Now()
+		if err := b.Node.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop the real node: %w", err))
+		}
+		b.logStep("real node stopped and cleaned up", step)
 	}
 	if b.Serve != nil {
 		b.Serve.Proc.Stop()

@@ -34,6 +34,10 @@ const (
 	nodeLock = "/run/pullguard-node.lock"
 )
 
+// varLibKubelet is the kubelet's fixed directory for device plugins'
+// sockets (it ignores --root-dir for them).
+const varLibKubelet = "/var/lib/kubelet"
+
 // DefaultNodeName names the real node unless NodeOptions say otherwise.
 const DefaultNodeName = "pullguard-node"
 
@@ -150,6 +154,11 @@ type Node struct {
 
 	Containerd, Kubelet, ControllerManager, Scheduler *Process
 
+	// varLibKubelet is set when the kubelet is to leave no
+	// /var/lib/kubelet behind: its device manager's socket is there
+	// whatever --root-dir says, and it did not exist before.
+	varLibKubelet bool
+
 	// saved are the host sysctls as they were before the kubelet started.
 	saved map[string]string
 	lock  *os.File
@@ -195,6 +204,9 @@ func StartNode(ctx context.Context, o NodeOptions, dir string, api *APIServer, c
 	}
 	if err := n.writeKubeletConfig(); err != nil {
 		return n, err
+	}
+	if _, err := os.Stat(varLibKubelet); errors.Is(err, os.ErrNotExist) {
+		n.varLibKubelet = true
 	}
 	if n.saved, err = readSysctls(); err != nil {
 		return n, err
@@ -251,6 +263,13 @@ state = %[2]q
 [ttrpc]
   address = %[4]q
 
+# Nothing outside the bed's directories: the opt plugin's /opt/containerd
+# and NRI's /var/run/nri would outlive it.
+[plugins.'io.containerd.internal.v1.opt']
+  path = %[10]q
+[plugins.'io.containerd.nri.v1.nri']
+  socket_path = %[11]q
+
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
@@ -271,7 +290,8 @@ state = %[2]q
     bin_dirs = [%[8]q]
     conf_dir = %[9]q
 `, filepath.Join(n.dir, "lib/containerd"), n.state, n.socket, n.socket+".ttrpc", n.Pause, certs, n.bins.Runc,
-		filepath.Join(n.dir, "cni-bin"), filepath.Join(n.dir, "etc/cni/net.d"))
+		filepath.Join(n.dir, "cni-bin"), filepath.Join(n.dir, "etc/cni/net.d"),
+		filepath.Join(n.dir, "opt"), filepath.Join(n.state, "nri.sock"))
 	return os.WriteFile(filepath.Join(n.dir, "etc/containerd/config.toml"), []byte(config), 0o644)
 }
 
@@ -452,21 +472,36 @@ func (n *Node) Stop() error {
 		return nil
 	}
 	var errs []error
+	var phases []string
+	start := time.Now()
+	phase := func(what string) {
+		phases = append(phases, fmt.Sprintf("%s %s", what, time.Since(start).Round(time.Millisecond)))
+	}
+	defer func() {
+		_ = os.WriteFile(filepath.Join(n.dir, "stop.log"), []byte(strings.Join(phases, "\n")+"\n"), 0o644)
+	}()
 	// The controllers first, or ReplicaSets would replace deleted pods.
 	n.Scheduler.Stop()
 	n.ControllerManager.Stop()
 	if n.Kubelet != nil && !n.Kubelet.Exited() {
 		n.deletePods()
 	}
+	phase("pods deleted")
 	n.Kubelet.Stop()
+	phase("kubelet stopped")
 	if n.Containerd != nil && !n.Containerd.Exited() {
 		n.removeContainers()
 	}
 	n.Containerd.Stop()
+	phase("containerd stopped")
 	n.killShims()
 	errs = append(errs, unmountUnder(n.dir, n.state, "/run/containerd"))
 	errs = append(errs, removeCgroups("kubepods"))
-	for _, d := range []string{n.state, "/run/containerd"} {
+	leftovers := []string{n.state, "/run/containerd"}
+	if n.varLibKubelet {
+		leftovers = append(leftovers, varLibKubelet)
+	}
+	for _, d := range leftovers {
 		if n.state == "" {
 			break
 		}
