@@ -3,7 +3,6 @@ package policies
 import (
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
@@ -20,7 +19,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cands := []v1.Platform{amd64, arm64}
+	cands := nodesOf(amd64, arm64)
 	results := []Result{
 		use(b, "ghcr.io/acme/api:v1.2.0", amd64, arm64v8),
 		use(b, "nginx:1.27", amd64, arm64),
@@ -29,7 +28,7 @@ func BenchmarkEvaluate(b *testing.B) {
 		use(b, "registry.k8s.io/pause:3.10", amd64, arm64),
 	}
 	for i := range results {
-		results[i].Candidates = cands
+		results[i].Nodes = cands
 	}
 	in := Input{Object: podObject, Results: results}
 	b.ReportAllocs()

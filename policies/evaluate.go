@@ -2,6 +2,7 @@ package policies
 
 import (
 	"errors"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -25,9 +26,12 @@ type Result struct {
 	// CredentialSources names where the credentials offered for the image's
 	// registry came from (resolve.Credentials.Sources); empty when none.
 	CredentialSources []string
-	// Candidates are the platforms the use's pod may land on
-	// (CandidatePlatforms); empty when unknown, which skips platform checks.
-	Candidates []v1.Platform
+	// PullPolicy is the container's imagePullPolicy as the kubelet acts on
+	// it (image.EffectivePullPolicy); "" counts as IfNotPresent.
+	PullPolicy image.PullPolicy
+	// Nodes are the nodes the use's pod may be scheduled on; empty when
+	// unknown, which skips platform and node-image checks.
+	Nodes []Node
 }
 
 // Input is everything Evaluate decides on: one object's image uses.
@@ -117,8 +121,8 @@ type podPlatforms struct {
 }
 
 type partialUse struct {
-	r         *Result
-	supported []v1.Platform
+	r                     *Result
+	candidates, supported []v1.Platform
 }
 
 func (e *evaluation) add(r *Result, c image.Class, action Action, msg, fix string) {
@@ -161,15 +165,28 @@ func (e *evaluation) use(r *Result) {
 		e.add(r, image.RegistryNotAllowed, p.Action(image.RegistryNotAllowed), msg, fix)
 		return
 	}
+	if r.PullPolicy == image.PullNever {
+		// The kubelet never asks the registry: only the nodes matter.
+		e.neverPulled(r)
+		return
+	}
+	h, cached := e.cached(r)
 	if rerr != nil {
+		if cached && !credentialsRechecked(rerr.Class) {
+			return
+		}
 		msg, fix := registryErrorText(r, rerr, e.obj)
-		e.add(r, rerr.Class, p.Action(rerr.Class), msg, fix)
+		e.add(r, rerr.Class, p.Action(rerr.Class), msg+heldText(r, rerr.Class, h), fix)
 		return
 	}
 	if r.Facts == nil {
 		return
 	}
-	e.checkPlatforms(r)
+	if !cached {
+		// A cached copy is what the kubelet starts, whatever the registry
+		// holds for the tag today.
+		e.checkPlatforms(r)
+	}
 	if e.mutable {
 		if rw, ok := p.rewrite(r); ok {
 			e.rewrites = append(e.rewrites, rw)
@@ -177,26 +194,89 @@ func (e *evaluation) use(r *Result) {
 	}
 }
 
-// checkPlatforms denies an image that runs on none of the pod's candidate
-// platforms at once; partial support is decided per pod in platforms, once
-// every image of the pod is known.
-func (e *evaluation) checkPlatforms(r *Result) {
-	if len(r.Candidates) == 0 || len(r.Facts.Platforms) == 0 {
+// neverPulled decides imagePullPolicy Never from the candidate nodes'
+// images: the kubelet fails the container with ErrImageNeverPull on a node
+// that lacks it. None of them holds it: the class NotFound's action; some
+// do (or cannot be known to lack it): at most a warning; all do: nothing.
+func (e *evaluation) neverPulled(r *Result) {
+	h := holdersOf(r.Nodes, r.Ref.LocalName())
+	if len(h.lack) == 0 {
 		return
 	}
-	sup := supported(r.Candidates, r.Facts.Platforms)
+	action := e.p.Action(image.NotFound)
+	if len(h.have) > 0 || len(h.unknown) > 0 {
+		action = weaker(Warn, e.p.configured(image.NotFound))
+	}
+	msg, fix := neverText(r, h)
+	e.add(r, image.NotFound, action, msg, fix)
+}
+
+// cached says whether the kubelet starts the image from the nodes' cache
+// without pulling: imagePullPolicy IfNotPresent (the API server's default
+// for any tag but latest) and every candidate node lists it. It also returns
+// which nodes hold it, for messages.
+func (e *evaluation) cached(r *Result) (holders, bool) {
+	if len(r.Nodes) == 0 || r.PullPolicy == image.PullAlways {
+		return holders{}, false
+	}
+	h := holdersOf(r.Nodes, r.Ref.LocalName())
+	return h, len(h.have) == len(r.Nodes)
+}
+
+// credentialsRechecked are the registry answers a cached copy does not
+// outweigh: with KubeletEnsureSecretPulledImages (on by default since 1.35)
+// the kubelet pulls again, with the pod's own credentials, an image it
+// pulled with a secret the pod does not have (k8s.io/kubernetes
+// pkg/kubelet/images/pullmanager MustAttemptImagePull), and a registry
+// that refuses the pod's credentials refuses that pull too.
+func credentialsRechecked(c image.Class) bool {
+	return c == image.Unauthorized || c == image.Forbidden
+}
+
+// checkPlatforms predicts, for each platform of the candidate nodes, what
+// containerd does with the image (image.OnNode). An image that runs on none
+// of them is denied at once; one that may fail for a reason the cluster does
+// not show is warned about; partial support is decided per pod in
+// platforms, once every image of the pod is known.
+func (e *evaluation) checkPlatforms(r *Result) {
+	cands := nodePlatforms(r.Nodes)
+	if len(cands) == 0 {
+		return
+	}
+	var (
+		sup     []v1.Platform
+		failed  []image.PlatformVerdict
+		caveats []string
+	)
+	for _, c := range cands {
+		switch v := image.OnNode(c, *r.Facts); v.Outcome {
+		case image.Runs:
+			sup = append(sup, c)
+		case image.RunsMaybe:
+			sup = append(sup, c)
+			if !slices.Contains(caveats, v.Reason) {
+				caveats = append(caveats, v.Reason)
+			}
+		default:
+			failed = append(failed, v)
+		}
+	}
 	if len(sup) == 0 {
-		msg, fix := mismatchText(r)
+		msg, fix := mismatchText(r, cands, failed)
 		e.add(r, image.PlatformMismatch, e.p.Action(image.PlatformMismatch), msg, fix)
 		return
 	}
+	for _, c := range caveats {
+		msg, fix := caveatText(r, c)
+		e.add(r, image.PlatformMismatch, weaker(Warn, e.p.configured(image.PlatformMismatch)), msg, fix)
+	}
 	pod := e.pod(r)
 	if pod.common == nil {
-		pod.common = r.Candidates
+		pod.common = cands
 	}
 	pod.common = intersect(pod.common, sup)
-	if len(sup) < len(r.Candidates) {
-		pod.partial = append(pod.partial, partialUse{r: r, supported: sup})
+	if len(sup) < len(cands) {
+		pod.partial = append(pod.partial, partialUse{r: r, candidates: cands, supported: sup})
 	}
 }
 
@@ -242,7 +322,7 @@ func (e *evaluation) platforms() {
 		// warning like every other Warn.
 		action := weaker(Warn, e.p.configured(image.PlatformMismatch))
 		for _, u := range pod.partial {
-			msg, fix := partialText(u.r, u.supported)
+			msg, fix := partialText(u.r, u.candidates, u.supported)
 			e.add(u.r, image.PlatformMismatch, action, msg, fix)
 		}
 	}
@@ -252,7 +332,7 @@ func intersect(a, b []v1.Platform) []v1.Platform {
 	out := []v1.Platform{}
 	for _, x := range a {
 		for _, y := range b {
-			if x.Equals(y) {
+			if image.SamePlatform(x, y) {
 				out = append(out, x)
 				break
 			}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/workload"
@@ -22,7 +21,7 @@ func classCases(t *testing.T) map[image.Class]Result {
 		Err: &image.Error{Class: image.InvalidReference, Image: "Ghcr.io/Acme/API", Reason: "repository must be lower case"},
 	}
 	mismatch := use(t, "ghcr.io/acme/api:v1", windows)
-	mismatch.Candidates = []v1.Platform{amd64}
+	mismatch.Nodes = nodesOf(amd64)
 	return map[image.Class]Result{
 		image.InvalidReference:   invalid,
 		image.ImplicitLatest:     use(t, "ghcr.io/acme/api"),

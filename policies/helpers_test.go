@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/workload"
@@ -68,7 +69,19 @@ func use(t testing.TB, img string, platforms ...v1.Platform) Result {
 		Ref: ref(t, img),
 	}
 	r.Facts = &image.Facts{Digest: testDigest, Platforms: platforms, ResolvedRepository: r.Ref.Repository}
+	if len(platforms) > 0 {
+		r.Facts.MediaType = types.OCIImageIndex
+	}
 	return r
+}
+
+// nodesOf is one node per platform, holding nothing known.
+func nodesOf(ps ...v1.Platform) []Node {
+	var out []Node
+	for i, p := range ps {
+		out = append(out, Node{Name: "node-" + string(rune('a'+i)), Platform: p})
+	}
+	return out
 }
 
 // failed is a use whose resolution failed with class c.

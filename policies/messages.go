@@ -125,14 +125,33 @@ func namespaceFlag(obj workload.Object) string {
 	return " -n " + obj.Namespace
 }
 
-func mismatchText(r *Result) (string, string) {
-	return fmt.Sprintf("%s has no build for any platform the pod can run on: it has %s, the pod needs %s",
-			subject(r), platformList(r.Facts.Platforms), platformList(r.Candidates)),
-		buildFix(r.Facts.Platforms, r.Candidates)
+func mismatchText(r *Result, cands []v1.Platform, failed []image.PlatformVerdict) (string, string) {
+	var reasons []string
+	for _, v := range failed {
+		if v.Outcome == image.NoRunnable {
+			return fmt.Sprintf("%s has no runnable image: %s", subject(r), v.Reason),
+				"push the image again with its platform builds (docker buildx build --platform ... --push)"
+		}
+		if v.Reason != "" && !slices.Contains(reasons, v.Reason) {
+			reasons = append(reasons, v.Reason)
+		}
+	}
+	msg := fmt.Sprintf("%s has no build for any platform the pod can run on: it has %s, the pod needs %s",
+		subject(r), platformList(r.Facts.Platforms), platformList(cands))
+	if len(reasons) > 0 {
+		msg += " (" + strings.Join(reasons, "; ") + ")"
+	}
+	return msg, buildFix(r.Facts.Platforms, cands)
 }
 
-func partialText(r *Result, sup []v1.Platform) (string, string) {
-	missing := missingPlatforms(r.Candidates, sup)
+// caveatText warns about a build containerd pulls that may not run.
+func caveatText(r *Result, reason string) (string, string) {
+	return fmt.Sprintf("%s may not run: %s", subject(r), reason),
+		"build the image for the nodes' own platform (docker buildx build --platform ... --push)"
+}
+
+func partialText(r *Result, cands, sup []v1.Platform) (string, string) {
+	missing := missingPlatforms(cands, sup)
 	return fmt.Sprintf("%s runs on %s but not on %s, where the pod may also be scheduled",
 			subject(r), platformList(sup), platformList(missing)),
 		buildFix(r.Facts.Platforms, missing) + ", or set spec.platformAffinity in the ImagePolicy"
@@ -144,12 +163,53 @@ func noCommonText(r *Result, sup []v1.Platform) (string, string) {
 		"build the pod's images for a common platform (docker buildx build --platform ... --push)"
 }
 
+// neverText is imagePullPolicy Never on nodes that lack the image.
+func neverText(r *Result, h holders) (string, string) {
+	msg := fmt.Sprintf("%s has imagePullPolicy Never, so the kubelet never pulls it, and %s of the nodes the pod can run on lists %q in its status.images; there the container fails with ErrImageNeverPull",
+		subject(r), noneOrSome(h), r.Ref.LocalName())
+	if len(h.have) > 0 {
+		msg += fmt.Sprintf(" (nodes holding it: %s)", nodeList(h.have))
+	}
+	return msg, "load the image onto every node the pod can run on, schedule the pod on the nodes that hold it, or use imagePullPolicy IfNotPresent"
+}
+
+func noneOrSome(h holders) string {
+	if len(h.have) == 0 && len(h.unknown) == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d", len(h.lack))
+}
+
+// heldText adds, to a registry failure under IfNotPresent, which candidate
+// nodes hold the image (the kubelet starts it there from the cache) or why
+// their copy does not help.
+func heldText(r *Result, c image.Class, h holders) string {
+	if len(h.have) == 0 {
+		return ""
+	}
+	if credentialsRechecked(c) {
+		return fmt.Sprintf("; nodes %s hold the image, but the kubelet pulls again with the pod's credentials an image it pulled with a secret the pod lacks (KubeletEnsureSecretPulledImages)", nodeList(h.have))
+	}
+	return fmt.Sprintf("; %d of %d nodes the pod can run on hold it (%s) and would start it from their cache (imagePullPolicy IfNotPresent), the others pull and fail",
+		len(h.have), len(r.Nodes), nodeList(h.have))
+}
+
+// nodeList names up to five nodes.
+func nodeList(names []string) string {
+	const most = 5
+	if len(names) <= most {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:most], ", ") + fmt.Sprintf(" and %d more", len(names)-most)
+}
+
 // buildFix suggests a multi-platform build, or pinning the pod to what the image has.
 func buildFix(has, need []v1.Platform) string {
 	all := append(slices.Clone(has), need...)
 	var names []string
 	for _, p := range all {
-		if s := platformName(p); !slices.Contains(names, s) {
+		// buildx takes no OS version.
+		if s := image.PlatformName(v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}); !slices.Contains(names, s) {
 			names = append(names, s)
 		}
 	}
@@ -163,26 +223,17 @@ func buildFix(has, need []v1.Platform) string {
 func missingPlatforms(candidates, sup []v1.Platform) []v1.Platform {
 	var out []v1.Platform
 	for _, c := range candidates {
-		if !slices.ContainsFunc(sup, c.Equals) {
+		if !slices.ContainsFunc(sup, func(s v1.Platform) bool { return image.SamePlatform(c, s) }) {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// platformName is "os/arch[/variant]" (v1.Platform.String adds os version and features).
-func platformName(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
 func platformList(ps []v1.Platform) string {
 	var names []string
 	for _, p := range ps {
-		if s := platformName(p); !slices.Contains(names, s) {
+		if s := image.PlatformName(p); !slices.Contains(names, s) {
 			names = append(names, s)
 		}
 	}

@@ -47,8 +47,13 @@ func (v *fakeView) Credentials(context.Context, string, *workload.PodContext) (r
 	return v.creds, v.err
 }
 
-func (v *fakeView) Platforms(context.Context, *workload.PodContext) ([]v1.Platform, error) {
-	return v.platforms, v.err
+// Nodes are one node per platform, holding nothing known.
+func (v *fakeView) Nodes(context.Context, *workload.PodContext) ([]policies.Node, error) {
+	var out []policies.Node
+	for _, p := range v.platforms {
+		out = append(out, policies.Node{Name: p.OS + "-" + p.Architecture, Platform: p})
+	}
+	return out, v.err
 }
 
 func (v *fakeView) Policy(context.Context, string) (*policies.Policy, error) {

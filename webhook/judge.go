@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -193,24 +192,24 @@ func changedUses(req admission.Request, uses []workload.ImageUse) []workload.Ima
 // network allowances.
 func (h *Handlers) env(ctx context.Context, namespace string, p *policies.Policy, uses []workload.ImageUse) (decide.Env, error) {
 	creds := map[*workload.PodContext]resolve.Credentials{}
-	platforms := map[*workload.PodContext][]v1.Platform{}
+	nodes := map[*workload.PodContext][]policies.Node{}
 	for _, u := range uses {
-		if _, ok := platforms[u.Pod]; ok {
+		if _, ok := nodes[u.Pod]; ok {
 			continue
 		}
 		c, err := h.view.Credentials(ctx, namespace, u.Pod)
 		if err != nil {
 			return decide.Env{}, fmt.Errorf("reading pull credentials: %w", err)
 		}
-		ps, err := h.view.Platforms(ctx, u.Pod)
+		ns, err := h.view.Nodes(ctx, u.Pod)
 		if err != nil {
-			return decide.Env{}, fmt.Errorf("reading node platforms: %w", err)
+			return decide.Env{}, fmt.Errorf("reading nodes: %w", err)
 		}
-		creds[u.Pod], platforms[u.Pod] = c, ps
+		creds[u.Pod], nodes[u.Pod] = c, ns
 	}
 	env := decide.Env{
 		Credentials: func(pod *workload.PodContext) resolve.Credentials { return creds[pod] },
-		Platforms:   func(pod *workload.PodContext) []v1.Platform { return platforms[pod] },
+		Nodes:       func(pod *workload.PodContext) []policies.Node { return nodes[pod] },
 	}
 	if h.lookups != nil {
 		env.Lookup = h.lookups(p.Network())

@@ -3,8 +3,6 @@ package webhook
 import (
 	"context"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/internal/workload"
 	"github.com/pullguard/pullguard/policies"
@@ -20,11 +18,11 @@ type ClusterView interface {
 	// keychains when enabled. Missing secrets are skipped, not errors; their
 	// names still appear in Sources so a 401 message can name them.
 	Credentials(ctx context.Context, namespace string, pod *workload.PodContext) (resolve.Credentials, error)
-	// Platforms are the distinct platforms of the Ready nodes the pod may be
-	// scheduled on: its nodeSelector, required node affinity (all operators)
-	// and tolerations of NoSchedule/NoExecute taints allow them. Empty when
-	// the cluster has no nodes yet, which skips platform checks.
-	Platforms(ctx context.Context, pod *workload.PodContext) ([]v1.Platform, error)
+	// Nodes are the Ready nodes the pod may be scheduled on: its
+	// nodeSelector, required node affinity (all operators) and tolerations
+	// of NoSchedule/NoExecute taints allow them. Empty when the cluster has
+	// no nodes yet, which skips platform and node-image checks.
+	Nodes(ctx context.Context, pod *workload.PodContext) ([]policies.Node, error)
 	// Policy is the compiled ImagePolicy that applies to namespace, or
 	// policies.Default() when none does.
 	Policy(ctx context.Context, namespace string) (*policies.Policy, error)

@@ -8,8 +8,6 @@ package decide
 import (
 	"context"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/internal/workload"
@@ -25,20 +23,14 @@ type Env struct {
 	// (its pull secrets, its service account's, the nodes'). Nil or a nil
 	// result means anonymous.
 	Credentials func(pod *workload.PodContext) resolve.Credentials
-	// Platforms gives the platforms of the nodes a pod may land on (before
-	// the pod's own os/arch selectors and affinity, which Decide applies).
-	// Nil or an empty result skips platform checks.
-	Platforms func(pod *workload.PodContext) []v1.Platform
+	// Nodes gives the nodes a pod may be scheduled on, with their
+	// platforms and images (cluster.CandidateNodes). Nil or an empty result
+	// skips platform and node-image checks.
+	Nodes func(pod *workload.PodContext) []policies.Node
 	// AffinityFixed says the pods' node affinity can no longer change (a Pod
 	// after creation), so partial platform support is warned about rather
 	// than pinned with affinity.
 	AffinityFixed bool
-}
-
-// NodePlatforms is an Env.Platforms for a fixed set of node platforms, as
-// `pullguard check --platform` gives.
-func NodePlatforms(platforms []v1.Platform) func(*workload.PodContext) []v1.Platform {
-	return func(*workload.PodContext) []v1.Platform { return platforms }
 }
 
 // Decide returns the policy's decision on the image uses of obj. It never
@@ -46,22 +38,27 @@ func NodePlatforms(platforms []v1.Platform) func(*workload.PodContext) []v1.Plat
 // (Unreachable), decided by the policy.
 func Decide(ctx context.Context, p *policies.Policy, obj workload.Object, uses []workload.ImageUse, env Env) policies.Decision {
 	results := make([]policies.Result, len(uses))
-	var pending []int                                      // indexes of results to resolve
-	candidates := map[*workload.PodContext][]v1.Platform{} // the uses of one pod share them
+	var pending []int                                   // indexes of results to resolve
+	nodes := map[*workload.PodContext][]policies.Node{} // the uses of one pod share them
 	for i, use := range uses {
 		r := policies.Result{Use: use}
-		if env.Platforms != nil {
-			c, ok := candidates[use.Pod]
+		if env.Nodes != nil {
+			n, ok := nodes[use.Pod]
 			if !ok {
-				c = policies.CandidatePlatforms(env.Platforms(use.Pod), use.Pod)
-				candidates[use.Pod] = c
+				n = env.Nodes(use.Pod)
+				nodes[use.Pod] = n
 			}
-			r.Candidates = c
+			r.Nodes = n
 		}
 		ref, err := image.Parse(use.Image)
+		r.PullPolicy = image.EffectivePullPolicy(string(use.PullPolicy), ref)
 		switch {
 		case err != nil:
 			r.Err = err
+		case r.PullPolicy == image.PullNever:
+			// The kubelet never asks the registry for it, and neither do
+			// we: a locally built image has no registry at all.
+			r.Ref = ref
 		case p.Exempt(ref):
 			r.Ref, r.Exempt = ref, true
 		case !p.RegistryAllowed(ref):

@@ -108,7 +108,9 @@ spec:
 					credsFor = append(credsFor, p)
 					return creds
 				},
-				Platforms: NodePlatforms([]v1.Platform{amd64}),
+				Nodes: func(*workload.PodContext) []policies.Node {
+					return []policies.Node{{Name: "n", Platform: amd64}}
+				},
 			})
 			sort.Strings(l.asked)
 			if diff := cmp.Diff(tt.wantAsked, l.asked); diff != "" {

@@ -23,6 +23,10 @@ type ImageUse struct {
 	Kind      ContainerKind
 	// Image is the image string exactly as written.
 	Image string
+	// PullPolicy is the container's imagePullPolicy as written: defaulted
+	// in objects the API server sends, "" in manifest files
+	// (image.EffectivePullPolicy applies the default).
+	PullPolicy corev1.PullPolicy
 	// Pointer is the RFC 6901 JSON pointer of the image field in the object,
 	// e.g. "/spec/template/spec/containers/0/image".
 	Pointer string

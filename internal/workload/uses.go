@@ -23,23 +23,24 @@ func Uses(spec *corev1.PodSpec, specPointer string) []ImageUse {
 	}
 	pod := contextOf(spec, specPointer)
 	uses := make([]ImageUse, 0, n)
-	add := func(kind ContainerKind, i int, name, image string) {
+	add := func(kind ContainerKind, i int, name, image string, policy corev1.PullPolicy) {
 		uses = append(uses, ImageUse{
-			Container: name,
-			Kind:      kind,
-			Image:     image,
-			Pointer:   joinPointer(specPointer, string(kind), strconv.Itoa(i), "image"),
-			Pod:       pod,
+			Container:  name,
+			Kind:       kind,
+			Image:      image,
+			PullPolicy: policy,
+			Pointer:    joinPointer(specPointer, string(kind), strconv.Itoa(i), "image"),
+			Pod:        pod,
 		})
 	}
 	for i, c := range spec.InitContainers {
-		add(InitContainer, i, c.Name, c.Image)
+		add(InitContainer, i, c.Name, c.Image, c.ImagePullPolicy)
 	}
 	for i, c := range spec.Containers {
-		add(Container, i, c.Name, c.Image)
+		add(Container, i, c.Name, c.Image, c.ImagePullPolicy)
 	}
 	for i, c := range spec.EphemeralContainers {
-		add(EphemeralContainer, i, c.Name, c.Image)
+		add(EphemeralContainer, i, c.Name, c.Image, c.ImagePullPolicy)
 	}
 	return uses
 }

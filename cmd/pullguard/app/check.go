@@ -8,12 +8,15 @@ import (
 	"strings"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/cluster"
 	"github.com/pullguard/pullguard/internal/decide"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/keychain"
 	"github.com/pullguard/pullguard/internal/manifest"
 	"github.com/pullguard/pullguard/internal/resolve"
@@ -72,7 +75,7 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifest file, directory (recursive) or - for stdin; repeatable")
 	f.StringVar(&o.policyFile, "policy", "", "ImagePolicy file (default: the built-in policy)")
-	f.StringSliceVar(&o.platforms, "platform", []string{defaultPlatform}, "os/arch[/variant] platforms the cluster's nodes run, comma separated")
+	f.StringSliceVar(&o.platforms, "platform", []string{defaultPlatform}, "os/arch[/variant][:osversion] platforms of the cluster's nodes, comma separated (windows/amd64:10.0.17763)")
 	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config JSON with registry credentials (auths format)")
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
@@ -84,8 +87,9 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 
 // checkRun is everything runCheck prepared from the flags.
 type checkRun struct {
-	policy      *policies.Policy
-	platforms   []v1.Platform
+	policy *policies.Policy
+	// nodes stand for the cluster's nodes, one per --platform.
+	nodes       []corev1.Node
 	credentials resolve.Credentials
 	lookup      resolve.Lookup
 	docs        []manifest.Document
@@ -141,7 +145,7 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 			return nil, usageError("--insecure-registry %q: %w", h, err)
 		}
 	}
-	platforms, err := parsePlatforms(o.platforms)
+	nodes, err := platformNodes(o.platforms)
 	if err != nil {
 		return nil, err
 	}
@@ -186,21 +190,23 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 		resolve.WithTransport(guard.Transport()),
 		resolve.WithInsecureRegistries(guard.InsecureRegistries...),
 	)
-	return &checkRun{policy: policy, platforms: platforms, credentials: creds, lookup: lookup, docs: docs}, nil
+	return &checkRun{policy: policy, nodes: nodes, credentials: creds, lookup: lookup, docs: docs}, nil
 }
 
-func parsePlatforms(specs []string) ([]v1.Platform, error) {
-	var out []v1.Platform
+// platformNodes builds a synthetic node for each --platform, so that the
+// pods' selectors, affinity and tolerations are judged by the scheduler's
+// rules as the webhook judges them against real nodes.
+func platformNodes(specs []string) ([]corev1.Node, error) {
+	var out []corev1.Node
 	for _, s := range specs {
-		s = strings.TrimSpace(s)
-		if s == "" {
+		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		p, err := v1.ParsePlatform(s)
-		if err != nil || p.OS == "" || p.Architecture == "" {
-			return nil, usageError("--platform %q: want os/arch[/variant], e.g. linux/arm64", s)
+		p, err := image.ParsePlatform(s)
+		if err != nil {
+			return nil, usageError("--platform: %w", err)
 		}
-		out = append(out, *p)
+		out = append(out, cluster.SyntheticNode(p))
 	}
 	if len(out) == 0 {
 		return nil, usageError("--platform: give at least one os/arch")
@@ -237,7 +243,9 @@ func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (
 	env := decide.Env{
 		Lookup:      run.lookup,
 		Credentials: func(*workload.PodContext) resolve.Credentials { return run.credentials },
-		Platforms:   decide.NodePlatforms(run.platforms),
+		Nodes: func(pod *workload.PodContext) []policies.Node {
+			return cluster.CandidateNodes(logr.Discard(), run.nodes, pod)
+		},
 	}
 	decisions := make([]policies.Decision, len(jobs))
 	var g errgroup.Group

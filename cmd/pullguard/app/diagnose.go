@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -321,7 +320,7 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 	if err != nil {
 		return out, err
 	}
-	node, platform := d.node(ctx, p.Spec.NodeName)
+	node := d.node(ctx, p.Spec.NodeName)
 	obj := workload.Object{APIVersion: "v1", Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
 	uses := workload.Uses(&p.Spec, "/spec")
 	var pc *workload.PodContext
@@ -336,8 +335,10 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 		Lookup:      d.lookup,
 		Credentials: func(*workload.PodContext) resolve.Credentials { return creds },
 	}
-	if platform != nil {
-		env.Platforms = decide.NodePlatforms([]v1.Platform{*platform})
+	if node != nil {
+		if n, ok := cluster.NodeOf(node); ok {
+			env.Nodes = func(*workload.PodContext) []policies.Node { return []policies.Node{n} }
+		}
 	}
 	decision := decide.Decide(ctx, policies.Default(), obj, uses, env)
 	for _, sc := range stuck {
@@ -453,24 +454,17 @@ func countText(n int32) string {
 	return ""
 }
 
-// node reads the pod's node and its platform; a node that cannot be read
-// leaves both out (diagnose says what it can).
-func (d *diagnoser) node(ctx context.Context, name string) (*corev1.Node, *v1.Platform) {
+// node reads the pod's node; one that cannot be read is left out
+// (diagnose says what it can).
+func (d *diagnoser) node(ctx context.Context, name string) *corev1.Node {
 	if name == "" {
-		return nil, nil
+		return nil
 	}
 	var n corev1.Node
 	if err := d.c.Get(ctx, types.NamespacedName{Name: name}, &n); err != nil {
-		return nil, nil
+		return nil
 	}
-	os, arch := n.Labels[corev1.LabelOSStable], n.Labels[corev1.LabelArchStable]
-	if os == "" || arch == "" {
-		os, arch = n.Status.NodeInfo.OperatingSystem, n.Status.NodeInfo.Architecture
-	}
-	if os == "" || arch == "" {
-		return &n, nil
-	}
-	return &n, &v1.Platform{OS: os, Architecture: arch}
+	return &n
 }
 
 func conditionTrue(n *corev1.Node, t corev1.NodeConditionType) bool {

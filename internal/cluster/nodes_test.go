@@ -2,9 +2,12 @@ package cluster_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,7 +16,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pullguard/pullguard/internal/cluster"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/workload"
+	"github.com/pullguard/pullguard/policies"
 )
 
 type nodeSpec struct {
@@ -153,25 +158,65 @@ func TestPlatforms(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := v.Platforms(context.Background(), tt.pod)
+			nodes, err := v.Nodes(context.Background(), tt.pod)
 			if err != nil {
-				t.Fatalf("Platforms: %v", err)
+				t.Fatalf("Nodes: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("Platforms (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.want, distinctPlatforms(nodes), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("platforms of Nodes (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-func TestPlatformsWithoutNodes(t *testing.T) {
+// distinctPlatforms are the nodes' platforms, sorted, without repeats.
+func distinctPlatforms(nodes []policies.Node) []v1.Platform {
+	seen := map[string]v1.Platform{}
+	for _, n := range nodes {
+		seen[n.Platform.OS+"/"+n.Platform.Architecture] = n.Platform
+	}
+	var out []v1.Platform
+	for _, k := range slices.Sorted(maps.Keys(seen)) {
+		out = append(out, seen[k])
+	}
+	return out
+}
+
+func TestNodesWithoutNodes(t *testing.T) {
 	t.Parallel()
 	v := newView(t, fakeReader(), cluster.Options{})
-	got, err := v.Platforms(context.Background(), &workload.PodContext{})
+	got, err := v.Nodes(context.Background(), &workload.PodContext{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 0 {
-		t.Errorf("Platforms = %v, want none", got)
+		t.Errorf("Nodes = %v, want none", got)
+	}
+}
+
+// A node's name, Windows build and images reach the policy; synthetic nodes
+// say that what they hold is unknown.
+func TestNodesCarryImagesAndWindowsBuild(t *testing.T) {
+	t.Parallel()
+	images := []corev1.ContainerImage{{Names: []string{"docker.io/library/nginx:1.27"}}}
+	win := nodeSpec{name: "win", os: "windows", arch: "amd64", ready: corev1.ConditionTrue,
+		labels: map[string]string{image.WindowsBuildLabel: "10.0.20348"}}.node()
+	win.Status.Images = images
+	real := cluster.CandidateNodes(logr.Discard(), []corev1.Node{*win}, nil)
+	want := []policies.Node{{Name: "win", Images: images, ImagesKnown: true,
+		Platform: v1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.20348"}}}
+	if diff := cmp.Diff(want, real); diff != "" {
+		t.Errorf("CandidateNodes (-want +got):\n%s", diff)
+	}
+	p, err := image.ParsePlatform("windows/amd64:10.0.17763")
+	if err != nil {
+		t.Fatal(err)
+	}
+	synth := cluster.CandidateNodes(logr.Discard(), []corev1.Node{cluster.SyntheticNode(p)}, &workload.PodContext{
+		NodeSelector: map[string]string{image.WindowsBuildLabel: "10.0.17763"},
+	})
+	want = []policies.Node{{Name: "windows/amd64:10.0.17763", Platform: p}}
+	if diff := cmp.Diff(want, synth); diff != "" {
+		t.Errorf("CandidateNodes of a synthetic node (-want +got):\n%s", diff)
 	}
 }
