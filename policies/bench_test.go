@@ -3,7 +3,6 @@ package policies
 import (
 	"testing"
 
-
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
