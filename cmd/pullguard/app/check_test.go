@@ -48,6 +48,7 @@ func newFixtures(t testing.TB) *fixtures {
 	pub.PushIndex(t, "shop/api:latest", amd64, arm64)
 	pub.PushIndex(t, "shop/api:latest-old", amd64)
 	pub.PushImage(t, "shop/arm-only:v1", arm64)
+	pub.PushIndex(t, "shop/win:ltsc2019", v1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.6893"})
 	priv := registrytest.New(t, registrytest.WithBasicAuth("ci", "s3cret-password"))
 	priv.PushImage(t, "team/billing:v3", amd64)
 	cfg := filepath.Join(t.TempDir(), "config.json")
@@ -183,6 +184,29 @@ func TestCheckFindings(t *testing.T) {
 		name:     "arm64-only image on arm64 nodes passes",
 		manifest: deployment("edge", pub.Ref("shop/arm-only:v1")),
 		args:     []string{"--platform", "linux/arm64"},
+		wantCode: ExitOK,
+	}, {
+		name: "a nodeSelector narrows the --platform nodes as the scheduler would",
+		manifest: strings.Replace(deployment("edge", pub.Ref("shop/arm-only:v1")), "    spec:\n",
+			"    spec:\n      nodeSelector: {kubernetes.io/arch: arm64}\n", 1),
+		args:     []string{"--platform", "linux/amd64,linux/arm64"},
+		wantCode: ExitOK,
+	}, {
+		name:     "a Windows build matches its host build",
+		manifest: deployment("win", pub.Ref("shop/win:ltsc2019")),
+		args:     []string{"--platform", "windows/amd64:10.0.17763"},
+		wantCode: ExitOK,
+	}, {
+		name:     "a Windows build does not match a newer host",
+		manifest: deployment("win", pub.Ref("shop/win:ltsc2019")),
+		args:     []string{"--platform", "windows/amd64:10.0.20348"},
+		wantCode: ExitDenied,
+		want:     []finding{{"Deployment/shop/win", "c0", "PlatformMismatch", "Deny"}},
+		wantText: []string{"node.kubernetes.io/windows-build"},
+	}, {
+		name: "imagePullPolicy Never is never looked up",
+		manifest: strings.Replace(deployment("local", pub.Ref("shop/built-here:dev")), "        image:",
+			"        imagePullPolicy: Never\n        image:", 1),
 		wantCode: ExitOK,
 	}, {
 		name:     "unreachable registry warns by default",
