@@ -21,6 +21,7 @@ import (
 	"github.com/pullguard/pullguard/internal/addressguard"
 	"github.com/pullguard/pullguard/internal/cluster"
 	"github.com/pullguard/pullguard/internal/decide"
+	"github.com/pullguard/pullguard/internal/fixtures"
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/registrytest"
 	"github.com/pullguard/pullguard/internal/resolve"
@@ -275,5 +276,40 @@ func TestEmptyIndexHasNoRunnableImage(t *testing.T) {
 	if len(d.Findings) != 1 || d.Findings[0].Class != image.PlatformMismatch || d.Allowed ||
 		!strings.Contains(d.Findings[0].Message, "no runnable image") {
 		t.Errorf("want one PlatformMismatch denial saying no runnable image, got %s", fmt.Sprint(d.Findings))
+	}
+}
+
+// An index entry without a platform is matched by its config's platform, as
+// containerd's images.Manifest does.
+func TestIndexEntryWithoutPlatform(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.New(t)
+	ref, err := name.ParseReference(reg.Ref("oracle:no-platform"), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := fixtures.Image(v1.Platform{OS: "linux", Architecture: "arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: img})
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	guard := addressguard.Config{AllowLoopback: true, InsecureRegistries: []string{reg.Host}}
+	lookup := resolve.New(resolve.WithTransport(guard.Transport()), resolve.WithInsecureRegistries(reg.Host))
+	for _, tt := range []struct {
+		node  oracleNode
+		allow bool
+	}{{oracleNode{os: "linux", arch: "arm64"}, true}, {oracleNode{os: "linux", arch: "amd64"}, false}} {
+		nodes := []corev1.Node{tt.node.node()}
+		d := decide.Decide(context.Background(), policies.Default(), workload.Object{Kind: "Pod", Name: "p"},
+			[]workload.ImageUse{{Container: "c", Image: reg.Ref("oracle:no-platform"), Pod: &workload.PodContext{}}},
+			decide.Env{Lookup: lookup, Nodes: func(pod *workload.PodContext) []policies.Node {
+				return cluster.CandidateNodes(logr.Discard(), nodes, pod)
+			}})
+		if d.Allowed != tt.allow {
+			t.Errorf("%s: allowed = %v, want %v: %v", tt.node, d.Allowed, tt.allow, d.Findings)
+		}
 	}
 }

@@ -145,12 +145,24 @@ func platformsOf(d *remote.Descriptor) (image.Facts, error) {
 			return image.Facts{}, &badResponseError{what: "index manifest does not parse", err: err}
 		}
 		for _, m := range im.Manifests {
-			// Attestations (unknown/unknown) and nested indexes without a
-			// platform are nothing a node can run.
-			if m.Platform == nil || m.Platform.OS == "unknown" || m.Platform.OS == "" {
+			switch {
+			case m.Platform == nil && m.MediaType.IsImage():
+				// containerd keeps an entry without a platform and matches
+				// its config's instead (core/images/image.go Manifest).
+				p, err := childPlatform(d, m.Digest)
+				if err != nil {
+					return image.Facts{}, err
+				}
+				if p != nil {
+					f.Platforms = append(f.Platforms, *p)
+				}
+			case m.Platform == nil, m.Platform.OS == "unknown":
+				// Attestations (unknown/unknown) match no node; a nested
+				// index without a platform is not followed.
 				continue
+			default:
+				f.Platforms = append(f.Platforms, *m.Platform)
 			}
-			f.Platforms = append(f.Platforms, *m.Platform)
 		}
 	case mt.IsImage():
 		img, err := d.Image()
@@ -175,6 +187,28 @@ func platformsOf(d *remote.Descriptor) (image.Facts, error) {
 		return image.Facts{}, &badResponseError{what: "answer is not an image manifest (media type " + quoteMT(d.MediaType) + ")"}
 	}
 	return f, nil
+}
+
+// childPlatform is the config platform of the index d's image manifest
+// dgst, nil when its config names none.
+func childPlatform(d *remote.Descriptor, dgst v1.Hash) (*v1.Platform, error) {
+	idx, err := d.ImageIndex()
+	if err != nil {
+		return nil, &badResponseError{what: "index manifest does not parse", err: err}
+	}
+	img, err := idx.Image(dgst)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) {
+			return nil, err
+		}
+		return nil, &badResponseError{what: "image config does not parse", err: err}
+	}
+	return cfg.Platform(), nil
 }
 
 func quoteMT(mt types.MediaType) string {
