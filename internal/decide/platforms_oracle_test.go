@@ -190,6 +190,27 @@ func oracleVerdict(n oracleNode, im oracleImage) policies.Action {
 	return policies.Deny // pulled, then exec format error (or the Windows host mismatch)
 }
 
+// oracleLookup is a resolver for reg, which speaks plain HTTP on loopback.
+func oracleLookup(reg *registrytest.Registry) resolve.Lookup {
+	guard := addressguard.Config{AllowLoopback: true, InsecureRegistries: []string{reg.Host}}
+	return resolve.New(resolve.WithTransport(guard.Transport()), resolve.WithInsecureRegistries(reg.Host))
+}
+
+// decideOn decides one container of image img, in a pod that may run on
+// node, through the cluster view's node computation.
+func decideOn(lookup resolve.Lookup, img string, node oracleNode) policies.Decision {
+	nodes := []corev1.Node{node.node()}
+	use := workload.ImageUse{Container: "c", Kind: workload.Container, Image: img,
+		Pointer: "/spec/containers/0/image", Pod: &workload.PodContext{SpecPointer: "/spec"}}
+	return decide.Decide(context.Background(), policies.Default(), workload.Object{Kind: "Pod", Namespace: "ns", Name: "p"},
+		[]workload.ImageUse{use}, decide.Env{
+			Lookup: lookup,
+			Nodes: func(pod *workload.PodContext) []policies.Node {
+				return cluster.CandidateNodes(logr.Discard(), nodes, pod)
+			},
+		})
+}
+
 func pushOracleImage(t *testing.T, reg *registrytest.Registry, im oracleImage) {
 	t.Helper()
 	switch {
@@ -213,24 +234,14 @@ func TestPlatformsAgainstContainerd(t *testing.T) {
 	for _, im := range oracleImages {
 		pushOracleImage(t, reg, im)
 	}
-	guard := addressguard.Config{AllowLoopback: true, InsecureRegistries: []string{reg.Host}}
-	lookup := resolve.New(resolve.WithTransport(guard.Transport()), resolve.WithInsecureRegistries(reg.Host))
+	lookup := oracleLookup(reg)
 	cases := 0
 	for _, n := range oracleNodes {
 		for _, im := range oracleImages {
 			cases++
 			t.Run(n.String()+"/"+im.tag, func(t *testing.T) {
 				t.Parallel()
-				use := workload.ImageUse{Container: "c", Kind: workload.Container, Image: reg.Ref("oracle:" + im.tag),
-					Pointer: "/spec/containers/0/image", Pod: &workload.PodContext{SpecPointer: "/spec"}}
-				nodes := []corev1.Node{n.node()}
-				d := decide.Decide(context.Background(), policies.Default(), workload.Object{Kind: "Pod", Namespace: "ns", Name: "p"},
-					[]workload.ImageUse{use}, decide.Env{
-						Lookup: lookup,
-						Nodes: func(pod *workload.PodContext) []policies.Node {
-							return cluster.CandidateNodes(logr.Discard(), nodes, pod)
-						},
-					})
+				d := decideOn(lookup, reg.Ref("oracle:"+im.tag), n)
 				var got policies.Action
 				var msgs []string
 				for _, f := range d.Findings {
@@ -254,25 +265,24 @@ func TestPlatformsAgainstContainerd(t *testing.T) {
 	}
 }
 
+// writeIndex pushes an index that fixtures cannot build.
+func writeIndex(t *testing.T, reg *registrytest.Registry, repoAndTag string, idx v1.ImageIndex) {
+	t.Helper()
+	ref, err := name.ParseReference(reg.Ref(repoAndTag), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // An index with no entries at all pulls nowhere.
 func TestEmptyIndexHasNoRunnableImage(t *testing.T) {
 	t.Parallel()
 	reg := registrytest.New(t)
-	ref, err := name.ParseReference(reg.Ref("oracle:empty"), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(ref, mutate.IndexMediaType(empty.Index, types.OCIImageIndex)); err != nil {
-		t.Fatal(err)
-	}
-	guard := addressguard.Config{AllowLoopback: true, InsecureRegistries: []string{reg.Host}}
-	lookup := resolve.New(resolve.WithTransport(guard.Transport()), resolve.WithInsecureRegistries(reg.Host))
-	nodes := []corev1.Node{oracleNode{os: "linux", arch: "amd64"}.node()}
-	d := decide.Decide(context.Background(), policies.Default(), workload.Object{Kind: "Pod", Name: "p"},
-		[]workload.ImageUse{{Container: "c", Image: reg.Ref("oracle:empty"), Pod: &workload.PodContext{}}},
-		decide.Env{Lookup: lookup, Nodes: func(pod *workload.PodContext) []policies.Node {
-			return cluster.CandidateNodes(logr.Discard(), nodes, pod)
-		}})
+	writeIndex(t, reg, "oracle:empty", mutate.IndexMediaType(empty.Index, types.OCIImageIndex))
+	d := decideOn(oracleLookup(reg), reg.Ref("oracle:empty"), oracleNode{os: "linux", arch: "amd64"})
 	if len(d.Findings) != 1 || d.Findings[0].Class != image.PlatformMismatch || d.Allowed ||
 		!strings.Contains(d.Findings[0].Message, "no runnable image") {
 		t.Errorf("want one PlatformMismatch denial saying no runnable image, got %s", fmt.Sprint(d.Findings))
@@ -284,30 +294,18 @@ func TestEmptyIndexHasNoRunnableImage(t *testing.T) {
 func TestIndexEntryWithoutPlatform(t *testing.T) {
 	t.Parallel()
 	reg := registrytest.New(t)
-	ref, err := name.ParseReference(reg.Ref("oracle:no-platform"), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
 	img, err := fixtures.Image(v1.Platform{OS: "linux", Architecture: "arm64"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: img})
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatal(err)
-	}
-	guard := addressguard.Config{AllowLoopback: true, InsecureRegistries: []string{reg.Host}}
-	lookup := resolve.New(resolve.WithTransport(guard.Transport()), resolve.WithInsecureRegistries(reg.Host))
+	writeIndex(t, reg, "oracle:no-platform",
+		mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), mutate.IndexAddendum{Add: img}))
+	lookup := oracleLookup(reg)
 	for _, tt := range []struct {
 		node  oracleNode
 		allow bool
 	}{{oracleNode{os: "linux", arch: "arm64"}, true}, {oracleNode{os: "linux", arch: "amd64"}, false}} {
-		nodes := []corev1.Node{tt.node.node()}
-		d := decide.Decide(context.Background(), policies.Default(), workload.Object{Kind: "Pod", Name: "p"},
-			[]workload.ImageUse{{Container: "c", Image: reg.Ref("oracle:no-platform"), Pod: &workload.PodContext{}}},
-			decide.Env{Lookup: lookup, Nodes: func(pod *workload.PodContext) []policies.Node {
-				return cluster.CandidateNodes(logr.Discard(), nodes, pod)
-			}})
+		d := decideOn(lookup, reg.Ref("oracle:no-platform"), tt.node)
 		if d.Allowed != tt.allow {
 			t.Errorf("%s: allowed = %v, want %v: %v", tt.node, d.Allowed, tt.allow, d.Findings)
 		}
