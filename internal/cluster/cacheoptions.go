@@ -120,8 +120,9 @@ func transformSecret(obj any) (any, error) {
 	return out, nil
 }
 
-// transformNode keeps labels, taints, condition types and statuses, and the
-// os/arch the kubelet reports.
+// transformNode keeps labels, taints, condition types and statuses, the
+// os/arch the kubelet reports, and the names of the images it lists
+// (imagePullPolicy Never and IfNotPresent are decided from them).
 func transformNode(obj any) (any, error) {
 	n, ok := obj.(*corev1.Node)
 	if !ok {
@@ -135,6 +136,9 @@ func transformNode(obj any) (any, error) {
 	}
 	out.Status.NodeInfo.OperatingSystem = n.Status.NodeInfo.OperatingSystem
 	out.Status.NodeInfo.Architecture = n.Status.NodeInfo.Architecture
+	for _, img := range n.Status.Images {
+		out.Status.Images = append(out.Status.Images, corev1.ContainerImage{Names: img.Names})
+	}
 	return out, nil
 }
 

@@ -147,7 +147,7 @@ func TestTransforms(t *testing.T) {
 		},
 		want: &corev1.Secret{ObjectMeta: identity("custom", "ns"), Type: "example.com/custom"},
 	}, {
-		name: "node keeps labels, taints, conditions and os/arch",
+		name: "node keeps labels, taints, conditions, os/arch and image names",
 		typ:  &corev1.Node{},
 		in: &corev1.Node{
 			ObjectMeta: noisy("n1", ""),
@@ -162,7 +162,7 @@ func TestTransforms(t *testing.T) {
 				},
 				Capacity:  corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")},
 				Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.0.0.1"}},
-				Images:    []corev1.ContainerImage{{Names: []string{"registry.example.com/app:v1"}}},
+				Images:    []corev1.ContainerImage{{Names: []string{"registry.example.com/app:v1"}, SizeBytes: 1 << 20}},
 			},
 		},
 		want: &corev1.Node{
@@ -171,6 +171,7 @@ func TestTransforms(t *testing.T) {
 			Status: corev1.NodeStatus{
 				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
 				NodeInfo:   corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "arm64"},
+				Images:     []corev1.ContainerImage{{Names: []string{"registry.example.com/app:v1"}}},
 			},
 		},
 	}, {
