@@ -166,7 +166,7 @@ func (e *evaluation) use(r *Result) {
 		return
 	}
 	if r.PullPolicy == image.PullNever {
-		// The kubelet never asks the registry: only the nodes matter.
+		// The kubelet never asks the registry: the nodes decide.
 		e.neverPulled(r)
 		return
 	}
@@ -196,15 +196,21 @@ func (e *evaluation) use(r *Result) {
 
 // neverPulled decides imagePullPolicy Never from the candidate nodes'
 // images: the kubelet fails the container with ErrImageNeverPull on a node
-// that lacks it. None of them holds it: the class NotFound's action; some
-// do (or cannot be known to lack it): at most a warning; all do: nothing.
+// that lacks it. All of them list it: nothing to say. Some do, a node's list
+// is cut at the kubelet's limits, or the registry has the image: at most a
+// warning, since status.images lags what the node holds by the kubelet's
+// image-list refresh (30 s) and status update, and an image that exists in
+// a registry may have been pulled there meanwhile by another pod or by
+// containerd itself (the sandbox image). Listed nowhere and in no registry,
+// it can only be there preloaded, which shows: the class NotFound's action.
+// The registry's answer is evidence only; the kubelet never asks it.
 func (e *evaluation) neverPulled(r *Result) {
 	h := holdersOf(r.Nodes, r.Ref.LocalName())
 	if len(h.lack) == 0 {
 		return
 	}
 	action := e.p.Action(image.NotFound)
-	if len(h.have) > 0 || len(h.unknown) > 0 {
+	if len(h.have) > 0 || len(h.unknown) > 0 || r.Facts != nil {
 		action = weaker(Warn, e.p.configured(image.NotFound))
 	}
 	msg, fix := neverText(r, h)

@@ -167,8 +167,11 @@ func noCommonText(r *Result, sup []v1.Platform) (string, string) {
 func neverText(r *Result, h holders) (string, string) {
 	msg := fmt.Sprintf("%s has imagePullPolicy Never, so the kubelet never pulls it, and %s of the nodes the pod can run on lists %q in its status.images; there the container fails with ErrImageNeverPull",
 		subject(r), noneOrSome(h), r.Ref.LocalName())
-	if len(h.have) > 0 {
+	switch {
+	case len(h.have) > 0:
 		msg += fmt.Sprintf(" (nodes holding it: %s)", nodeList(h.have))
+	case r.Facts != nil:
+		msg += " (its registry has it, so a node may have pulled it for another pod before its status.images shows it)"
 	}
 	return msg, "load the image onto every node the pod can run on, schedule the pod on the nodes that hold it, or use imagePullPolicy IfNotPresent"
 }

@@ -46,6 +46,10 @@ func TestPullPolicyAndNodeImages(t *testing.T) {
 		nodes: []Node{holding("a"), holding("b", "ghcr.io/acme/api:v2")},
 		want:  []string{"NotFound Deny"}, says: "ErrImageNeverPull",
 	}, {
+		name: "Never, listed nowhere, but its registry has it: the listing may lag", result: use(t, api), policy: image.PullNever,
+		nodes: []Node{holding("a")},
+		want:  []string{"NotFound Warn"}, says: "its registry has it",
+	}, {
 		name: "Never, some hold it", result: failed(t, api, image.NotFound), policy: image.PullNever,
 		nodes: []Node{holding("a", api), holding("b")},
 		want:  []string{"NotFound Warn"}, says: "nodes holding it: a",

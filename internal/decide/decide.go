@@ -55,10 +55,6 @@ func Decide(ctx context.Context, p *policies.Policy, obj workload.Object, uses [
 		switch {
 		case err != nil:
 			r.Err = err
-		case r.PullPolicy == image.PullNever:
-			// The kubelet never asks the registry for it, and neither do
-			// we: a locally built image has no registry at all.
-			r.Ref = ref
 		case p.Exempt(ref):
 			r.Ref, r.Exempt = ref, true
 		case !p.RegistryAllowed(ref):

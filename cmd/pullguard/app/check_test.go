@@ -204,7 +204,7 @@ func TestCheckFindings(t *testing.T) {
 		want:     []finding{{"Deployment/shop/win", "c0", "PlatformMismatch", "Deny"}},
 		wantText: []string{"node.kubernetes.io/windows-build"},
 	}, {
-		name: "imagePullPolicy Never is never looked up",
+		name: "imagePullPolicy Never with nodes of unknown images is not judged by the registry",
 		manifest: strings.Replace(deployment("local", pub.Ref("shop/built-here:dev")), "        image:",
 			"        imagePullPolicy: Never\n        image:", 1),
 		wantCode: ExitOK,
