@@ -139,6 +139,7 @@ var (
 		index("win-both", "windows/amd64:10.0.17763.6893", "windows/amd64:10.0.20348.3207"),
 		index("win-noversion", "windows/amd64"),
 		index("win-linux", "windows/amd64:10.0.20348.3207", "linux/amd64"),
+		index("win-386", "windows/386:10.0.20348.3207"),
 		single("s-amd64", "linux/amd64"),
 		single("s-386", "linux/386"),
 		single("s-arm64", "linux/arm64"),
@@ -164,9 +165,10 @@ func oracleVerdict(n oracleNode, im oracleImage) policies.Action {
 		for _, b := range im.builds {
 			s := specs.Platform{OS: b.OS, Architecture: b.Architecture, Variant: b.Variant, OSVersion: b.OSVersion}
 			// What the transfer service fetches, and what the local pull
-			// and the config lookup accept.
+			// and the config lookup accept (on Windows, containerd's
+			// Default() is the exact matcher: no 386 there).
 			exact = exact || platforms.Ordered(node).Match(s)
-			compatible = compatible || platforms.Only(node).Match(s)
+			compatible = compatible || platforms.Only(node).Match(s) && n.os != "windows"
 		}
 		switch {
 		case exact:

@@ -157,6 +157,11 @@ func onNodeIndex(n specs.Platform, builds []v1.Platform) PlatformVerdict {
 			Reason: "the index lists no runnable image (only attestations, or no entries), so containerd finds no match for any platform"}
 	}
 	exact, only := platforms.Ordered(n), platforms.Only(n)
+	if platforms.Normalize(n).OS == "windows" {
+		// containerd on Windows finds the config with its Default(), which
+		// is NewMatcher(DefaultSpec()) there (defaults_windows.go): no 386.
+		only = exact
+	}
 	var candidates []specs.Platform
 	for _, b := range builds {
 		if s := toSpec(b); only.Match(s) {
