@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"internal/keychain":     {"internal/image"},
 	"internal/fixtures":     {},
 	"internal/registrytest": {"internal/fixtures"},
-	"internal/resolve":      {"internal/image", "internal/cache", "internal/addressguard"},
+	"internal/resolve":      {"internal/image", "internal/cache", "internal/addressguard", "internal/keychain"},
 	"policies/v1alpha1":     {},
 	"policies":              {"policies/v1alpha1", "internal/image", "internal/workload"},
 	"internal/decide":       {"internal/image", "internal/resolve", "internal/workload", "policies"},

@@ -23,9 +23,11 @@ type Result struct {
 	Err error
 	// Exempt skips every check; Evaluate also consults Policy.Exempt itself.
 	Exempt bool
-	// CredentialSources names where the credentials offered for the image's
-	// registry came from (resolve.Credentials.Sources); empty when none.
-	CredentialSources []string
+	// SkippedCredentials names the pull secrets (and node config) the
+	// kubelet reads for the pod but gets nothing from, with why
+	// (resolve.Credentials.Skipped); the credentials tried are in the
+	// error's Tried.
+	SkippedCredentials []string
 	// PullPolicy is the container's imagePullPolicy as the kubelet acts on
 	// it (image.EffectivePullPolicy); "" counts as IfNotPresent.
 	PullPolicy image.PullPolicy

@@ -117,7 +117,15 @@ func TestEvaluateMessages(t *testing.T) {
 	wrapped := failed(t, "ghcr.io/acme/api:v1", image.Unauthorized)
 	wrapped.Err = errors.Join(errors.New("resolve"), wrapped.Err)
 	withCreds := failed(t, "ghcr.io/acme/api:v1", image.Unauthorized)
-	withCreds.CredentialSources = []string{"secret team-a/regcred", "secret team-a/old"}
+	withCreds.Err.(*image.Error).Tried = []image.Attempt{
+		{Source: "secret team-a/regcred", Class: image.Unauthorized, StatusCode: 401, Answer: "401 Unauthorized"},
+		{Source: "secret team-a/old", Class: image.Forbidden, StatusCode: 403, Answer: "403 Forbidden"},
+		{Source: "docker config /etc/pullguard/config.json", Class: image.Unreachable, Answer: "unreachable"},
+	}
+	withCreds.SkippedCredentials = []string{"secret team-a/gone (not found)"}
+	unreadable := failed(t, "ghcr.io/acme/api:v1", image.Unauthorized)
+	unreadable.Err.(*image.Error).Reason = `the kubelet cannot read a pull secret of the pod: docker config from secret team-a/regcred: entry "ghcr.io": "auth" is not valid base64`
+	unreadable.Err.(*image.Error).Err = image.ErrUnreadablePullSecret
 	plain := use(t, "ghcr.io/acme/api:v1")
 	plain.Facts, plain.Err = nil, errors.New("dial tcp: i/o timeout")
 	tests := []struct {
@@ -141,8 +149,14 @@ func TestEvaluateMessages(t *testing.T) {
 		name:      "unauthorized names the credentials tried",
 		r:         withCreds,
 		wantClass: image.Unauthorized,
-		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (credentials tried: secret team-a/regcred, secret team-a/old)`,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (credentials tried: secret team-a/regcred (401 Unauthorized), secret team-a/old (403 Forbidden), docker config /etc/pullguard/config.json (unreachable), secret team-a/gone (not found))`,
 		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
+	}, {
+		name:      "an unreadable pull secret fails every pull",
+		r:         unreadable,
+		wantClass: image.Unauthorized,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1" would not be pulled: the kubelet cannot read a pull secret of the pod: docker config from secret team-a/regcred: entry "ghcr.io": "auth" is not valid base64, so the kubelet fails every image pull of the pod`,
+		wantFix:   `recreate the pull secret (kubectl create secret docker-registry NAME --docker-server=... --docker-username=... --docker-password=...), or remove it from the pod's imagePullSecrets`,
 	}, {
 		name:      "untyped error is unreachable",
 		r:         plain,

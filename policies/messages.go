@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -60,13 +61,16 @@ func registryErrorText(r *Result, rerr *image.Error, obj workload.Object) (strin
 	case image.NotFound:
 		return notFoundText(r, rerr)
 	case image.Unauthorized:
+		if errors.Is(rerr, image.ErrUnreadablePullSecret) {
+			return unreadableSecretText(r, rerr)
+		}
 		return fmt.Sprintf("%s: registry %q refused to serve it without valid credentials%s (%s)",
-				subject(r), reg, because(rerr), credentialsTried(r, reg)),
+				subject(r), reg, because(rerr), credentialsTried(r, rerr, reg)),
 			fmt.Sprintf("create a pull secret (kubectl create secret docker-registry regcred --docker-server=%s --docker-username=USER --docker-password=TOKEN%s) and list it in the pod's imagePullSecrets or in service account %q's",
 				reg, namespaceFlag(obj), serviceAccount(r.Use.Pod))
 	case image.Forbidden:
 		return fmt.Sprintf("%s: registry %q denied the credentials access to the repository%s (%s)",
-				subject(r), reg, because(rerr), credentialsTried(r, reg)),
+				subject(r), reg, because(rerr), credentialsTried(r, rerr, reg)),
 			fmt.Sprintf("grant the account of the pull secret read access to %q, or use a pull secret of an account that has it", r.Ref.Repository)
 	case image.RateLimited:
 		return fmt.Sprintf("%s: registry %q rate-limited the lookup%s", subject(r), reg, because(rerr)),
@@ -83,6 +87,14 @@ func registryErrorText(r *Result, rerr *image.Error, obj workload.Object) (strin
 	}
 }
 
+// unreadableSecretText: the kubelet decodes all of a pod's pull secrets
+// before every pull and fails the pull when one does not decode, whatever
+// the registry, so the pod cannot start until the secret is fixed.
+func unreadableSecretText(r *Result, rerr *image.Error) (string, string) {
+	return fmt.Sprintf("%s would not be pulled: %s, so the kubelet fails every image pull of the pod", subject(r), rerr.Reason),
+		"recreate the pull secret (kubectl create secret docker-registry NAME --docker-server=... --docker-username=... --docker-password=...), or remove it from the pod's imagePullSecrets"
+}
+
 func notFoundText(r *Result, rerr *image.Error) (string, string) {
 	msg := subject(r) + " not found" + because(rerr)
 	if len(rerr.Suggestions) > 0 {
@@ -95,12 +107,19 @@ func notFoundText(r *Result, rerr *image.Error) (string, string) {
 	return msg, "check the repository and tag for typos, and that the image was pushed before deploying"
 }
 
-// credentialsTried says which credentials were offered for the registry, or
-// that none were, with what the pod names, so the reader can tell a missing
-// secret from a wrong one.
-func credentialsTried(r *Result, registry string) string {
-	if len(r.CredentialSources) > 0 {
-		return "credentials tried: " + strings.Join(r.CredentialSources, ", ")
+// credentialsTried names every credential tried for the image, in the
+// kubelet's order, with what each got, then what the pod names but gave
+// nothing (any of it might have been meant for the registry); or, when no
+// credential matched, what the pod names, so the reader can tell a missing
+// secret from a wrong one. Never a credential's content: sources only.
+func credentialsTried(r *Result, rerr *image.Error, registry string) string {
+	parts := make([]string, 0, len(rerr.Tried)+len(r.SkippedCredentials))
+	for _, a := range rerr.Tried {
+		parts = append(parts, a.Source+" ("+a.Answer+")")
+	}
+	parts = append(parts, r.SkippedCredentials...)
+	if len(parts) > 0 {
+		return "credentials tried: " + strings.Join(parts, ", ")
 	}
 	pod := r.Use.Pod
 	if pod == nil || len(pod.ImagePullSecrets) == 0 {

@@ -293,10 +293,11 @@ func TestCredentials(t *testing.T) {
 	t.Parallel()
 	reg := registrytest.New(t, registrytest.WithBasicAuth("robot", "s3cret-token"))
 	reg.PushImage(t, "private/api:v1", amd64)
-	creds, err := keychain.Parse(reg.DockerConfig(), "secret team-a/regcred")
+	cfg, err := keychain.Parse(reg.DockerConfig(), "secret team-a/regcred", keychain.ConfigJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
+	creds := keychain.New(cfg)
 	lookup := lookupFor(reg.Host)
 	obj := raw(t, podObject(reg.Ref("private/api:v1")))
 	tests := []struct {

@@ -101,6 +101,14 @@ func (c *Cache[V]) Do(ctx context.Context, key string, fn func(ctx context.Conte
 	}
 }
 
+// Kept reports whether key holds a live success, without counting a hit
+// or a miss: callers holding several keys for one answer ask which to try
+// first.
+func (c *Cache[V]) Kept(key string) bool {
+	e, ok := c.lookup(key)
+	return ok && e.err == nil
+}
+
 // Stats reports how many calls of Do found a kept result (hits) and how many
 // did not (misses, whether they started a flight or joined one).
 func (c *Cache[V]) Stats() (hits, misses uint64) {

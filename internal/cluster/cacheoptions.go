@@ -112,7 +112,7 @@ func transformSecret(obj any) (any, error) {
 		return obj, nil
 	}
 	out := &corev1.Secret{TypeMeta: s.TypeMeta, ObjectMeta: meta(&s.ObjectMeta), Type: s.Type}
-	if key := pullSecretKey(s.Type); key != "" {
+	if key, _ := pullSecretKey(s.Type); key != "" {
 		if data, ok := s.Data[key]; ok {
 			out.Data = map[string][]byte{key: data}
 		}

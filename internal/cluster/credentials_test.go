@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,35 +18,38 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/pullguard/pullguard/internal/cluster"
+	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/internal/workload"
 )
 
-// answer is what the credentials say for one registry.
+// answer is what the credentials say for one repository: the users the
+// kubelet would try, in order, and the sources skipped.
 type answer struct {
-	User    string // "" for anonymous
-	Sources []string
+	Users   []string // "" for an anonymous candidate
+	Skipped []string
 }
 
-// ask is what creds answer for registry: the user Resolve sends, and Sources.
-func ask(t *testing.T, creds resolve.Credentials, registry string) answer {
+// ask is what creds answer for repository.
+func ask(t *testing.T, creds resolve.Credentials, repository string) answer {
 	t.Helper()
-	reg, err := name.NewRegistry(registry)
+	cands, err := creds.Candidates(repository)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Candidates(%q): %v", repository, err)
 	}
-	auth, err := creds.Resolve(reg)
-	if err != nil {
-		t.Fatalf("Resolve(%q): %v", registry, err)
+	var a answer
+	for _, c := range cands {
+		cfg, err := c.Authenticator().Authorization()
+		if err != nil {
+			t.Fatalf("Authorization(%q): %v", repository, err)
+		}
+		if (cfg.Username == "") != c.Anonymous() {
+			t.Errorf("%s: identity %q disagrees with user %q", c.Source, c.Identity, cfg.Username)
+		}
+		a.Users = append(a.Users, cfg.Username)
 	}
-	cfg, err := auth.Authorization()
-	if err != nil {
-		t.Fatalf("Authorization(%q): %v", registry, err)
-	}
-	if (cfg.Username == "") != (creds.Identity(registry) == "") {
-		t.Errorf("Identity(%q) = %q disagrees with user %q", registry, creds.Identity(registry), cfg.Username)
-	}
-	return answer{User: cfg.Username, Sources: creds.Sources(registry)}
+	a.Skipped = creds.Skipped()
+	return a
 }
 
 func TestCredentials(t *testing.T) {
@@ -72,7 +75,7 @@ func TestCredentials(t *testing.T) {
 			pullSecret(ns, "both", dockerConfigJSON(t, map[string]string{"ghcr.io": "ghcr-b", "quay.io": "quay-b"})),
 			pullSecret(ns, "hub", dockerConfigJSON(t, map[string]string{"https://index.docker.io/v1/": "hub"})),
 			pullSecret(ns, "exact", dockerConfigJSON(t, map[string]string{"registry.example.com": "exact"})),
-			pullSecret(ns, "broken", []byte(`{"auths": {"ghcr.io": {"password": "hunter2"`)),
+			pullSecret(ns, "team", dockerConfigJSON(t, map[string]string{"https://registry.example.com/team": "team"})),
 			pullSecret("team-b", "other-ns", dockerConfigJSON(t, map[string]string{"ghcr.io": "team-b"})),
 			legacy, opaque, empty,
 			serviceAccount(ns, "default", "hub"),
@@ -83,64 +86,56 @@ func TestCredentials(t *testing.T) {
 	if err := os.WriteFile(nodeConfig, dockerConfigJSON(t, map[string]string{"ghcr.io": "node", "node.example.com": "node"}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	nodeSource := "docker config " + nodeConfig
 
+	skippedA := []string{
+		"secret team-a/missing (not found)",
+		"secret team-a/opaque (not a pull secret)", "secret team-a/empty (no docker config key)",
+		"secret team-a/other-ns (not found)",
+	}
 	tests := []struct {
 		name string
 		pod  *workload.PodContext
 		node bool
-		want map[string]answer
+		want map[string]answer // by repository
 	}{{
-		name: "pod secrets in order, first with the host answers",
+		name: "pod secrets make one keyring: every match, in order",
 		pod:  &workload.PodContext{ImagePullSecrets: []string{"ghcr", "both"}},
 		want: map[string]answer{
-			"ghcr.io":   {User: "ghcr-a", Sources: []string{"secret team-a/ghcr", "secret team-a/both"}},
-			"quay.io":   {User: "quay-b", Sources: []string{"secret team-a/both"}},
-			"docker.io": {},
+			"ghcr.io/acme/api":        {Users: []string{"ghcr-a", "ghcr-b"}},
+			"quay.io/acme/api":        {Users: []string{"quay-b"}},
+			"docker.io/library/nginx": {},
 		},
 	}, {
-		name: "skipped secrets are named with why, after those holding the host",
-		pod:  &workload.PodContext{ImagePullSecrets: []string{"missing", "broken", "opaque", "empty", "both", "other-ns"}},
+		name: "skipped secrets are named with why",
+		pod:  &workload.PodContext{ImagePullSecrets: []string{"missing", "opaque", "empty", "both", "other-ns"}},
 		want: map[string]answer{
-			"ghcr.io": {User: "ghcr-b", Sources: []string{
-				"secret team-a/both",
-				"secret team-a/missing (not found)", "secret team-a/broken (malformed)",
-				"secret team-a/opaque (not a pull secret)", "secret team-a/empty (no docker config key)",
-				"secret team-a/other-ns (not found)",
-			}},
-			"node.example.com": {Sources: []string{
-				"secret team-a/missing (not found)", "secret team-a/broken (malformed)",
-				"secret team-a/opaque (not a pull secret)", "secret team-a/empty (no docker config key)",
-				"secret team-a/other-ns (not found)",
-			}},
+			"ghcr.io/acme/api":          {Users: []string{"ghcr-b"}, Skipped: skippedA},
+			"node.example.com/team/app": {Skipped: skippedA},
 		},
 	}, {
 		name: "legacy dockercfg secrets count",
 		pod:  &workload.PodContext{ImagePullSecrets: []string{"legacy"}},
 		want: map[string]answer{
-			"old.example.com": {User: "old", Sources: []string{"secret team-a/legacy"}},
+			"old.example.com/app": {Users: []string{"old"}},
 		},
 	}, {
 		name: "no pod secrets: the default service account's",
 		pod:  &workload.PodContext{},
 		want: map[string]answer{
-			"index.docker.io": {User: "hub", Sources: []string{"service account team-a/default: secret team-a/hub"}},
-			"docker.io":       {User: "hub", Sources: []string{"service account team-a/default: secret team-a/hub"}},
+			"docker.io/library/nginx": {Users: []string{"hub"}},
+			"docker.io/acme/api":      {Users: []string{"hub"}},
 		},
 	}, {
 		name: "nil pod is a pod naming nothing",
 		want: map[string]answer{
-			"docker.io": {User: "hub", Sources: []string{"service account team-a/default: secret team-a/hub"}},
+			"docker.io/library/nginx": {Users: []string{"hub"}},
 		},
 	}, {
 		name: "named service account, with a missing secret",
 		pod:  &workload.PodContext{ServiceAccountName: "builder"},
 		want: map[string]answer{
-			"quay.io": {User: "quay-b", Sources: []string{
-				"service account team-a/builder: secret team-a/both",
-				"service account team-a/builder: secret team-a/gone (not found)",
-			}},
-			"docker.io": {Sources: []string{"service account team-a/builder: secret team-a/gone (not found)"}},
+			"quay.io/acme/api":        {Users: []string{"quay-b"}, Skipped: []string{"service account team-a/builder: secret team-a/gone (not found)"}},
+			"docker.io/library/nginx": {Skipped: []string{"service account team-a/builder: secret team-a/gone (not found)"}},
 		},
 	}, {
 		// The ServiceAccount admission plugin adds the account's secrets
@@ -148,47 +143,44 @@ func TestCredentials(t *testing.T) {
 		name: "pod secrets replace the service account's",
 		pod:  &workload.PodContext{ServiceAccountName: "builder", ImagePullSecrets: []string{"ghcr"}},
 		want: map[string]answer{
-			"ghcr.io": {User: "ghcr-a", Sources: []string{"secret team-a/ghcr"}},
-			"quay.io": {},
+			"ghcr.io/acme/api": {Users: []string{"ghcr-a"}},
+			"quay.io/acme/api": {},
 		},
 	}, {
 		name: "missing service account",
 		pod:  &workload.PodContext{ServiceAccountName: "ghost"},
 		want: map[string]answer{
-			"ghcr.io": {Sources: []string{"service account team-a/ghost (not found)"}},
+			"ghcr.io/acme/api": {Skipped: []string{"service account team-a/ghost (not found)"}},
 		},
 	}, {
-		name: "hosts match exactly, never by prefix or suffix",
-		pod:  &workload.PodContext{ImagePullSecrets: []string{"exact"}},
+		name: "hosts match by DNS label, port and path prefix, case-sensitively",
+		pod:  &workload.PodContext{ImagePullSecrets: []string{"exact", "team"}},
 		want: map[string]answer{
-			"registry.example.com":          {User: "exact", Sources: []string{"secret team-a/exact"}},
-			"registry.example.com.evil.io":  {},
-			"evil.registry.example.com":     {},
-			"registry.example.com:5000":     {},
-			"REGISTRY.EXAMPLE.COM":          {User: "exact", Sources: []string{"secret team-a/exact"}},
-			"other.example.com":             {},
-			"registry.example.co":           {},
-			"xregistry.example.com":         {},
-			"registry.example.com.":         {},
-			"registry-example.com":          {},
-			"registry.example.com.evil.io.": {},
+			"registry.example.com/app":          {Users: []string{"exact"}},
+			"registry.example.com/team/app":     {Users: []string{"team", "exact"}},
+			"registry.example.com.evil.io/app":  {},
+			"evil.registry.example.com/app":     {},
+			"registry.example.com:5000/app":     {},
+			"REGISTRY.EXAMPLE.COM/app":          {},
+			"other.example.com/app":             {},
+			"registry-example.com/app":          {},
+			"registry.example.com.evil.io./app": {},
 		},
 	}, {
 		name: "node docker config comes after the pod's secrets",
 		pod:  &workload.PodContext{ImagePullSecrets: []string{"ghcr"}},
 		node: true,
 		want: map[string]answer{
-			"ghcr.io":          {User: "ghcr-a", Sources: []string{"secret team-a/ghcr", nodeSource}},
-			"node.example.com": {User: "node", Sources: []string{nodeSource}},
-			"quay.io":          {},
+			"ghcr.io/acme/api":          {Users: []string{"ghcr-a", "node"}},
+			"node.example.com/team/app": {Users: []string{"node"}},
+			"quay.io/acme/api":          {},
 		},
 	}, {
 		name: "node docker config after the service account's secrets",
 		pod:  &workload.PodContext{ServiceAccountName: "builder"},
 		node: true,
 		want: map[string]answer{
-			"ghcr.io": {User: "ghcr-b", Sources: []string{
-				"service account team-a/builder: secret team-a/both", nodeSource,
+			"ghcr.io/acme/api": {Users: []string{"ghcr-b", "node"}, Skipped: []string{
 				"service account team-a/builder: secret team-a/gone (not found)",
 			}},
 		},
@@ -206,8 +198,8 @@ func TestCredentials(t *testing.T) {
 				t.Fatalf("Credentials: %v", err)
 			}
 			got := map[string]answer{}
-			for registry := range tt.want {
-				got[registry] = ask(t, creds, registry)
+			for repository := range tt.want {
+				got[repository] = ask(t, creds, repository)
 			}
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("credentials (-want +got):\n%s", diff)
@@ -216,29 +208,43 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
-// Skipped secrets are logged at V(1) without their content, and printing
-// the credentials shows no password.
-func TestCredentialsNeverLeak(t *testing.T) {
+// A pull secret the kubelet cannot decode (the API server checks only that
+// it is JSON) fails every pull of the pod, whatever the registry; it is
+// logged at V(1) without its content, and nothing printed shows a password.
+func TestUnreadablePullSecretFailsEveryPull(t *testing.T) {
 	t.Parallel()
 	var logs strings.Builder
 	logger := funcr.New(func(prefix, args string) { logs.WriteString(prefix + " " + args + "\n") }, funcr.Options{Verbosity: 1})
 	ctx := log.IntoContext(context.Background(), logger)
 	reader := fakeReader(
-		pullSecret("ns", "broken", []byte(`{"auths": {"ghcr.io": {"password": "hunter2", `)),
+		pullSecret("ns", "broken", []byte(`{"auths": {"ghcr.io": {"auth": "hunter2!!"}}}`)),
 		pullSecret("ns", "good", dockerConfigJSON(t, map[string]string{"ghcr.io": "alice"})),
 	)
 	v := newView(t, reader, cluster.Options{})
-	creds, err := v.Credentials(ctx, "ns", &workload.PodContext{ImagePullSecrets: []string{"broken", "good"}})
+	creds, err := v.Credentials(ctx, "ns", &workload.PodContext{ImagePullSecrets: []string{"good", "broken"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var printed strings.Builder
+	for _, repo := range []string{"ghcr.io/acme/api", "docker.io/library/nginx"} {
+		cands, err := creds.Candidates(repo)
+		if !errors.Is(err, image.ErrUnreadablePullSecret) || cands != nil {
+			t.Errorf("Candidates(%q) = %v, %v; want image.ErrUnreadablePullSecret", repo, cands, err)
+		}
+		if err != nil {
+			printed.WriteString(err.Error())
+		}
+	}
+	if !strings.Contains(printed.String(), `secret ns/broken: entry "ghcr.io": "auth" is not valid base64`) {
+		t.Errorf("error %q does not name the secret and the rule", printed.String())
 	}
 	if !strings.Contains(logs.String(), "ns/broken") {
 		t.Errorf("the malformed secret was not logged at V(1); logs:\n%s", logs.String())
 	}
-	printed := logs.String() + creds.(interface{ String() string }).String() + strings.Join(creds.Sources("ghcr.io"), " ")
+	printed.WriteString(logs.String() + creds.(interface{ String() string }).String() + strings.Join(creds.Skipped(), " "))
 	for _, secret := range []string{"hunter2", "pw-alice"} {
-		if strings.Contains(printed, secret) {
-			t.Errorf("%q leaked into logs or output:\n%s", secret, printed)
+		if strings.Contains(printed.String(), secret) {
+			t.Errorf("%q leaked into logs or output:\n%s", secret, printed.String())
 		}
 	}
 }
@@ -261,7 +267,7 @@ func TestCredentialsMemoisedByVersion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ask(t, creds, "ghcr.io").User
+		return ask(t, creds, "ghcr.io/acme/api").Users[0]
 	}
 	var got []string
 	got = append(got, user())
@@ -289,7 +295,7 @@ func TestNodeDockerConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ask(t, creds, "ghcr.io")
+		return ask(t, creds, "ghcr.io/acme/api")
 	}
 	var got []answer
 	got = append(got, current())
@@ -304,9 +310,9 @@ func TestNodeDockerConfig(t *testing.T) {
 	}
 	got = append(got, current())
 	want := []answer{
-		{User: "n1", Sources: []string{source, noSA}},
-		{User: "n2-rotated", Sources: []string{source, noSA}},
-		{Sources: []string{noSA, source + " (unreadable)"}},
+		{Users: []string{"n1"}, Skipped: []string{noSA}},
+		{Users: []string{"n2-rotated"}, Skipped: []string{noSA}},
+		{Skipped: []string{noSA, source + " (unreadable)"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("answers over changes (-want +got):\n%s", diff)

@@ -18,31 +18,32 @@ type fileKeychain struct {
 	modTime time.Time
 	size    int64
 	loaded  bool
-	kc      *keychain.Keychain
+	cfg     *keychain.Config
 	err     error
 }
 
 func (f *fileKeychain) source() string { return "docker config " + f.path }
 
-// load returns the file's keychain, parsing it again only when its
-// modification time or size changed since the last read.
-func (f *fileKeychain) load() (*keychain.Keychain, error) {
+// load returns the file's docker config, parsing it again only when its
+// modification time or size changed since the last read. It is read in the
+// layout the kubelet reads a file of that name in (keychain.FileFormat).
+func (f *fileKeychain) load() (*keychain.Config, error) {
 	info, statErr := os.Stat(f.path)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if statErr != nil {
-		f.loaded, f.kc, f.err = false, nil, fmt.Errorf("read %q: %w", f.path, statErr)
+		f.loaded, f.cfg, f.err = false, nil, fmt.Errorf("read %q: %w", f.path, statErr)
 		return nil, f.err
 	}
 	if f.loaded && info.ModTime().Equal(f.modTime) && info.Size() == f.size {
-		return f.kc, f.err
+		return f.cfg, f.err
 	}
 	data, err := os.ReadFile(f.path)
 	if err != nil {
-		f.loaded, f.kc, f.err = false, nil, fmt.Errorf("read %q: %w", f.path, err)
+		f.loaded, f.cfg, f.err = false, nil, fmt.Errorf("read %q: %w", f.path, err)
 		return nil, f.err
 	}
-	f.kc, f.err = keychain.Parse(data, f.source())
+	f.cfg, f.err = keychain.Parse(data, f.source(), keychain.FileFormat(f.path))
 	f.loaded, f.modTime, f.size = true, info.ModTime(), info.Size()
-	return f.kc, f.err
+	return f.cfg, f.err
 }

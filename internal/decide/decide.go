@@ -19,9 +19,9 @@ type Env struct {
 	// Lookup resolves references; a *resolve.Resolver shared across calls so
 	// its cache serves them all.
 	Lookup resolve.Lookup
-	// Credentials gives the credentials the kubelet would use for a pod
-	// (its pull secrets, its service account's, the nodes'). Nil or a nil
-	// result means anonymous.
+	// Credentials gives the credentials the kubelet would try for a pod
+	// (its pull secrets or its service account's, then the nodes'). Nil or
+	// a nil result means anonymous.
 	Credentials func(pod *workload.PodContext) resolve.Credentials
 	// Nodes gives the nodes a pod may be scheduled on, with their
 	// platforms and images (cluster.CandidateNodes). Nil or an empty result
@@ -84,7 +84,7 @@ func resolveAll(ctx context.Context, p *policies.Policy, env Env, results []poli
 			creds = env.Credentials(results[i].Use.Pod)
 		}
 		if creds != nil {
-			results[i].CredentialSources = creds.Sources(results[i].Ref.Registry)
+			results[i].SkippedCredentials = creds.Skipped()
 		}
 		reqs[j] = resolve.Request{Ref: results[i].Ref, Credentials: creds, Mirrors: p.Mirrors()}
 	}

@@ -42,7 +42,7 @@ type namedCreds struct {
 	name string
 }
 
-func (c namedCreds) Sources(string) []string { return []string{c.name} }
+func (c namedCreds) Skipped() []string { return []string{c.name} }
 
 func TestDecide(t *testing.T) {
 	t.Parallel()

@@ -1,5 +1,7 @@
 package image
 
+import "errors"
+
 // Class names one reason an image would fail to pull, or a rule it breaks.
 // The strings are part of the API: they appear in policies, JSON output and
 // metrics labels.
@@ -41,6 +43,9 @@ type Error struct {
 	Reason string
 	// Suggestions are up to 3 existing tags nearest to the missing one (NotFound on a tag).
 	Suggestions []string
+	// Tried are the credentials the lookup tried, in the kubelet's order,
+	// with what each got; empty when none matched (an anonymous lookup).
+	Tried []Attempt
 	// Err is the underlying error, for errors.Is/As.
 	Err error
 }
@@ -53,3 +58,22 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Attempt is one credential tried for an image, and what it got.
+type Attempt struct {
+	// Source names the credential ("secret team-a/regcred"), never its content.
+	Source string
+	// Class and StatusCode (0 without an HTTP answer) are what the lookup
+	// with it got. An equal credential tried earlier is not sent again: it
+	// shares that answer.
+	Class      Class
+	StatusCode int
+	// Answer says it short: "401 Unauthorized", or the class without an
+	// HTTP answer ("unreachable").
+	Answer string
+}
+
+// ErrUnreadablePullSecret marks a pull secret of a supported type whose
+// docker config the kubelet cannot decode: it then fails every image pull
+// of the pod before asking any registry (Unauthorized, without StatusCode).
+var ErrUnreadablePullSecret = errors.New("the kubelet cannot read a pull secret of the pod")

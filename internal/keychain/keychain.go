@@ -1,132 +1,172 @@
-// Package keychain answers registry credentials the way the kubelet does,
-// from docker config JSON: the `kubernetes.io/dockerconfigjson` and legacy
-// `kubernetes.io/dockercfg` secret formats, and ~/.docker/config.json.
+// Package keychain answers which registry credentials the kubelet would try
+// for an image, and in which order, from docker config JSON: the
+// `kubernetes.io/dockerconfigjson` and legacy `kubernetes.io/dockercfg`
+// secret formats, and the nodes' config.json or .dockercfg.
 //
-// Hosts match exactly, never by prefix, so a secret for registry.example.com
-// is never sent to registry.example.com.evil.io. Credentials never leave the
-// package in printable form: every type holding one redacts itself under any
-// fmt verb.
+// The rules are the kubelet's keyring (k8s.io/kubernetes
+// pkg/credentialprovider keyring.go, v1.37), reimplemented here:
+//
+//   - a docker config key is read as a URL whose scheme is ignored and whose
+//     leading "/v1/" or "/v2/" is dropped ("https://index.docker.io/v1/" is
+//     the key "index.docker.io");
+//   - a key matches an image's normalized repository ("docker.io/library/nginx")
+//     when the ports are equal, the hosts have as many DNS labels, each label
+//     matches as a filepath.Match glob ("*.azurecr.io"), and the key's path is
+//     a string prefix of the repository's path. Nothing is lower-cased;
+//   - the keys of one keyring are tried in reverse byte order, so
+//     "quay.io/team" comes before "quay.io"; when none matches, a key
+//     "index.docker.io" still applies to Docker Hub images;
+//   - all of a pod's pull secrets make ONE keyring (the order is across
+//     secrets); the nodes' keyring is asked after it and its answers appended.
+//
+// The kubelet then tries every matching credential in order until a pull
+// succeeds. go-containerregistry's pkg/authn/kubernetes ports the matching,
+// but an authn.Keychain answers one authenticator per registry, so it can
+// only ever send the first match; Lookup returns them all, and the resolver
+// tries them one after the other.
+//
+// Credentials never leave the package in printable form: every type holding
+// one redacts itself under any fmt verb.
 package keychain
 
 import (
 	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
-// Keychain is an ordered list of credentials per registry host. The zero
-// value and a nil *Keychain are empty keychains: anonymous everywhere.
+// Credential is one credential the kubelet would send for an image.
+type Credential struct {
+	// Source names where it came from, for messages ("secret team-a/regcred",
+	// "docker config /etc/pullguard/config.json").
+	Source string
+	// Key is the docker config key it was filed under, as written.
+	Key string
+	// Identity is a stable, non-secret fingerprint of what is sent: equal
+	// credentials have equal identities whatever their source, and one that
+	// sends nothing (Anonymous) has "".
+	Identity string
+	// config is a func so that fmt, printing a Credential held in another
+	// value's unexported field, cannot walk into it by reflection.
+	config func() authn.AuthConfig
+}
+
+// Anonymous reports whether the credential sends nothing. containerd sends
+// basic credentials only when both the user name and the password are set
+// (CRI ParseAuth and its docker authorizer); the kubelet passes nothing
+// else of a docker config entry (no identity or registry token).
+func (c Credential) Anonymous() bool { return c.Identity == "" }
+
+// Authenticator is what go-containerregistry sends: authn.Anonymous (which
+// it recognises by identity) for an anonymous credential.
+func (c Credential) Authenticator() authn.Authenticator {
+	if c.Anonymous() || c.config == nil {
+		return authn.Anonymous
+	}
+	return &authenticator{inner: authn.FromConfig(c.config()), source: c.Source}
+}
+
+func (c Credential) String() string {
+	return fmt.Sprintf("credentials %q from %s (redacted)", c.Key, c.Source)
+}
+
+// GoString redacts as String does, for %#v.
+func (c Credential) GoString() string { return c.String() }
+
+// Format redacts under every verb.
+func (c Credential) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, c.String()) }
+
+// Keychain is an ordered list of kubelet keyrings. The zero value and a nil
+// *Keychain hold nothing: anonymous everywhere.
 type Keychain struct {
-	entries []*entry
+	rings []*ring
 }
 
-// entry is one registry's credential from one source.
-type entry struct {
-	host   string
-	source string
-	// config is a func because fmt, printing a Keychain held in another
-	// value's unexported field, cannot call Format and walks the fields by
-	// reflection: a func prints as an address, a string as itself.
-	config   func() authn.AuthConfig
-	identity string
+// New returns one keyring holding configs, as the kubelet builds one from
+// all of a pod's pull secrets: keys are ordered across configs, and equal
+// keys keep the order of configs. Nil configs are skipped.
+func New(configs ...*Config) *Keychain {
+	r := &ring{creds: map[string][]Credential{}}
+	for _, c := range configs {
+		if c == nil {
+			continue
+		}
+		for _, e := range c.entries {
+			if _, ok := r.creds[e.key]; !ok {
+				r.index = append(r.index, e.key)
+			}
+			r.creds[e.key] = append(r.creds[e.key], e.cred)
+		}
+	}
+	if len(r.index) == 0 {
+		return &Keychain{}
+	}
+	// Most specific first: "quay.io/team" sorts after "quay.io", so it
+	// comes first in reverse order.
+	slices.Sort(r.index)
+	slices.Reverse(r.index)
+	for _, k := range r.index {
+		r.targets = append(r.targets, parseTarget(k))
+	}
+	return &Keychain{rings: []*ring{r}}
 }
 
-// Merge returns a keychain asking chains in order: the first chain with a
-// matching host answers. Nil chains are skipped.
-func Merge(chains ...*Keychain) *Keychain {
-	merged := &Keychain{}
+// Union returns a keychain asking chains in order and appending their
+// answers, as the kubelet unions the pod's keyring with the node's. Nil
+// chains are skipped; the inputs are not changed.
+func Union(chains ...*Keychain) *Keychain {
+	u := &Keychain{}
 	for _, c := range chains {
 		if c != nil {
-			merged.entries = append(merged.entries, c.entries...)
+			u.rings = append(u.rings, c.rings...)
 		}
 	}
-	return merged
+	return u
 }
 
-// Resolve implements authn.Keychain: the first credential for the resource's
-// registry, or authn.Anonymous (which go-containerregistry recognises by
-// identity) when nothing matches. It never fails.
-func (k *Keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
-	e := k.match(res.RegistryStr())
-	if e == nil {
-		return authn.Anonymous, nil
-	}
-	return &authenticator{inner: authn.FromConfig(e.config()), host: e.host, source: e.source}, nil
+// Candidates returns the credentials the kubelet would try for repository,
+// a normalized repository name as image.Reference.Repository spells it
+// ("docker.io/library/nginx"), in the order it tries them. Empty means the
+// kubelet pulls anonymously. It never fails; the error is resolve's
+// Credentials contract.
+func (k *Keychain) Candidates(repository string) ([]Credential, error) {
+	return k.lookup(repository), nil
 }
 
-// Identity is a stable, non-secret fingerprint of the credential Resolve
-// would send to registry, or "" when it would send none. Equal credentials
-// have equal identities whatever their source.
-func (k *Keychain) Identity(registry string) string {
-	if e := k.match(registry); e != nil {
-		return e.identity
-	}
-	return ""
-}
+// Skipped is empty: a keychain holds what was read, not what was not.
+func (k *Keychain) Skipped() []string { return nil }
 
-// Sources names, in order and without repeats, the sources holding a
-// credential for registry; the first is the one Resolve uses.
-func (k *Keychain) Sources(registry string) []string {
+func (k *Keychain) lookup(repository string) []Credential {
 	if k == nil {
 		return nil
 	}
-	host := NormalizeRegistry(registry)
-	var sources []string
-	for _, e := range k.entries {
-		if e.host == host && !slices.Contains(sources, e.source) {
-			sources = append(sources, e.source)
-		}
+	image := parseTarget(repository)
+	var out []Credential
+	for _, r := range k.rings {
+		out = append(out, r.lookup(repository, image)...)
 	}
-	return sources
+	return out
 }
 
-func (k *Keychain) match(registry string) *entry {
-	if k == nil {
-		return nil
-	}
-	host := NormalizeRegistry(registry)
-	for _, e := range k.entries {
-		if e.host == host {
-			return e
-		}
-	}
-	return nil
-}
+// Empty reports whether k holds no credential at all.
+func (k *Keychain) Empty() bool { return k == nil || len(k.rings) == 0 }
 
-// NormalizeRegistry turns a docker config key or a registry name into the
-// host it names: lower case, without scheme or path, Docker Hub's aliases
-// (docker.io, registry-1.docker.io) as "index.docker.io" (go-containerregistry's
-// name.DefaultRegistry), the port kept. It returns "" for a key without a host.
-//
-//	"https://index.docker.io/v1/" → "index.docker.io"
-//	"http://host:5000/"           → "host:5000"
-func NormalizeRegistry(key string) string {
-	h := strings.ToLower(strings.TrimSpace(key))
-	for _, scheme := range []string{"https://", "http://"} {
-		if strings.HasPrefix(h, scheme) {
-			h = h[len(scheme):]
-			break
-		}
-	}
-	if i := strings.IndexByte(h, '/'); i >= 0 {
-		h = h[:i]
-	}
-	switch h {
-	case "docker.io", "index.docker.io", "registry-1.docker.io":
-		return "index.docker.io"
-	}
-	return h
-}
-
-// String lists hosts and sources only.
+// String lists keys and sources only.
 func (k Keychain) String() string {
-	parts := make([]string, 0, len(k.entries))
-	for _, e := range k.entries {
-		parts = append(parts, e.String())
+	var parts []string
+	for _, r := range k.rings {
+		for _, key := range r.index {
+			for _, c := range r.creds[key] {
+				parts = append(parts, fmt.Sprintf("%s from %s", key, c.Source))
+			}
+		}
 	}
-	return "keychain[" + strings.Join(parts, ", ") + "]"
+	return "keychain[" + strings.Join(parts, ", ") + "] (credentials redacted)"
 }
 
 // GoString redacts as String does, for %#v.
@@ -136,19 +176,96 @@ func (k Keychain) GoString() string { return k.String() }
 // would otherwise print the fields.
 func (k Keychain) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, k.String()) }
 
-func (e *entry) String() string {
-	return fmt.Sprintf("%s from %s (credentials redacted)", e.host, e.source)
+// ring is one kubelet keyring (its BasicDockerKeyring).
+type ring struct {
+	// index holds the keys, unique, in reverse byte order; targets[i] is
+	// index[i] parsed.
+	index   []string
+	targets []target
+	creds   map[string][]Credential
 }
 
-func (e *entry) GoString() string { return e.String() }
+// dockerHubKey is the key the kubelet falls back to for Docker Hub images
+// when no key matched: what "https://index.docker.io/v1/", the key docker
+// login writes, becomes.
+const dockerHubKey = "index.docker.io"
 
-func (e *entry) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, e.String()) }
+func (r *ring) lookup(repository string, image target) []Credential {
+	var out []Credential
+	for i, key := range r.index {
+		if r.targets[i].matches(image) {
+			out = append(out, r.creds[key]...)
+		}
+	}
+	if len(out) == 0 && isDockerHub(repository) {
+		out = append(out, r.creds[dockerHubKey]...)
+	}
+	return out
+}
+
+// isDockerHub is the kubelet's test for an image name that pulls from
+// Docker Hub. Since it is given normalized names, only the "docker.io"
+// (and, for names that never reach it normalized, "index.docker.io" and
+// unqualified) cases ever hold.
+func isDockerHub(repository string) bool {
+	first, _, found := strings.Cut(repository, "/")
+	switch {
+	case first == "":
+		return false
+	case !found:
+		return true
+	case first == "docker.io" || first == "index.docker.io":
+		return true
+	}
+	return !strings.ContainsAny(first, ".:")
+}
+
+// target is a key or an image name read as the kubelet reads both: a URL
+// without scheme, split into DNS labels, port and path.
+type target struct {
+	ok     bool
+	labels []string
+	port   string
+	path   string
+}
+
+func parseTarget(s string) target {
+	u, err := url.Parse("https://" + s)
+	if err != nil {
+		// The kubelet ignores the error: such a key matches nothing, and
+		// such an image is matched by no key.
+		return target{}
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		host, port = u.Host, ""
+	}
+	return target{ok: true, labels: strings.Split(host, "."), port: port, path: u.Path}
+}
+
+// matches reports whether key t applies to image.
+func (t target) matches(image target) bool {
+	if !t.ok || !image.ok || t.port != image.port || len(t.labels) != len(image.labels) {
+		return false
+	}
+	if !strings.HasPrefix(image.path, t.path) {
+		return false
+	}
+	for i, glob := range t.labels {
+		// A malformed pattern is an error the kubelet treats as no match.
+		if ok, err := filepath.Match(glob, image.labels[i]); err != nil || !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // authenticator wraps authn.FromConfig's authenticator, which prints its
-// password under %+v, so that the value Resolve returns is safe to print.
+// password under %+v, so that the value Authenticator returns is safe to
+// print.
 type authenticator struct {
-	inner        authn.Authenticator
-	host, source string
+	inner  authn.Authenticator
+	source string
 }
 
 func (a *authenticator) Authorization() (*authn.AuthConfig, error) {
@@ -156,7 +273,7 @@ func (a *authenticator) Authorization() (*authn.AuthConfig, error) {
 }
 
 func (a *authenticator) String() string {
-	return fmt.Sprintf("credentials for %s from %s (redacted)", a.host, a.source)
+	return fmt.Sprintf("credentials from %s (redacted)", a.source)
 }
 
 func (a *authenticator) GoString() string { return a.String() }

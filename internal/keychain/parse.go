@@ -1,7 +1,6 @@
 package keychain
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,7 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -33,142 +35,227 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("docker config from %s: entry %q: %s", e.Source, e.Key, e.Reason)
 }
 
-// dockerEntry is one registry's entry in either format. Fields besides these
-// (email, serveraddress) carry no credential.
-type dockerEntry struct {
-	Auth          string `json:"auth"`
-	Username      string `json:"username"`
-	Password      string `json:"password"`
-	IdentityToken string `json:"identitytoken"`
-	RegistryToken string `json:"registrytoken"`
+// Format is the layout of a docker config. The kubelet reads each secret
+// type, and each node file name, in one layout only: a config in the other
+// layout gives it no credentials (or a key named "auths").
+type Format int
+
+const (
+	// ConfigJSON is {"auths":{KEY:{...}}}: kubernetes.io/dockerconfigjson
+	// secrets and config.json files.
+	ConfigJSON Format = iota
+	// Dockercfg is {KEY:{...}}: kubernetes.io/dockercfg secrets and
+	// .dockercfg files.
+	Dockercfg
+)
+
+// FileFormat is the layout the kubelet reads a node file in: .dockercfg is
+// the legacy layout, config.json (and any other name) the auths one.
+func FileFormat(path string) Format {
+	if filepath.Base(path) == ".dockercfg" {
+		return Dockercfg
+	}
+	return ConfigJSON
 }
 
-// Parse reads the `kubernetes.io/dockerconfigjson` format
-// ({"auths":{HOST:{"auth":b64,"username","password","identitytoken"}}}) —
-// which is also ~/.docker/config.json — or the legacy `kubernetes.io/dockercfg`
-// format ({HOST:{...}}). source names where it came from, for messages
-// ("secret team-a/regcred"). Errors are *ParseError.
+// Config is one parsed docker config: the entries of one source, to be
+// given to New.
+type Config struct {
+	entries []configEntry
+}
+
+type configEntry struct {
+	key  string // the kubelet's index key ("host/path")
+	cred Credential
+}
+
+// configJSON and dockerEntry have the shapes the kubelet decodes into
+// (credentialprovider.DockerConfigJSON and DockerConfigEntry), so that
+// encoding/json accepts and rejects exactly what it does: field names match
+// case-insensitively, unknown fields are ignored, a wrongly typed known
+// field (HttpHeaders included) fails the whole config.
+type configJSON struct {
+	Auths       map[string]dockerEntry `json:"auths"`
+	HTTPHeaders map[string]string      `json:"HttpHeaders,omitempty"`
+}
+
+// dockerEntry is one key's entry. The kubelet reads only these fields:
+// identity and registry tokens are never sent.
+type dockerEntry struct {
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Auth     string `json:"auth,omitempty"`
+}
+
+// entryError is a bad entry; its text names fields, never values.
+type entryError struct{ reason string }
+
+func (e *entryError) Error() string { return e.reason }
+
+// UnmarshalJSON decodes "auth" over username and password, as the kubelet
+// does; a JSON null is an empty entry.
+func (d *dockerEntry) UnmarshalJSON(data []byte) error {
+	type plain dockerEntry
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	*d = dockerEntry(p)
+	if d.Auth == "" {
+		return nil
+	}
+	user, pass, err := decodeAuth(d.Auth)
+	if err != nil {
+		return err
+	}
+	d.Username, d.Password = user, pass
+	return nil
+}
+
+// Parse reads a docker config of the given format; source names where it
+// came from, for messages ("secret team-a/regcred"). It fails exactly where
+// the kubelet's decoding fails — for a pull secret the kubelet then fails
+// every image pull of the pod, for a node file it reads none of it — with
+// a *ParseError that names the entry and the rule, never secret material.
 //
-// Entries without any credential (docker login with a credsStore leaves
-// those) are skipped: they would only send empty basic auth. When several
-// keys name one host ("docker.io" and "https://index.docker.io/v1/"), a key
-// without a path wins, then the first in byte order, so the answer does not
-// depend on JSON object order. A key with a path ("host/team") applies to the
-// whole host: callers ask per registry, not per repository.
-func Parse(data []byte, source string) (*Keychain, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
+// Entries the kubelet keeps are kept: one without credentials becomes an
+// anonymous Credential (the kubelet sends it, and containerd pulls
+// anonymously with it), one whose key is not a URL is dropped (the kubelet
+// logs and ignores it). Several keys of one config that become one index
+// key ("https://r.io" and "r.io") are all kept, in byte order of the keys
+// as written: the kubelet keeps them in Go's random map order, and tries
+// them all.
+func Parse(data []byte, source string, format Format) (*Config, error) {
+	if len(data) == 0 {
 		return nil, &ParseError{Source: source, Reason: "empty"}
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, &ParseError{Source: source, Reason: jsonReason(err, "a JSON object")}
+	var auths map[string]dockerEntry
+	var err error
+	switch format {
+	case Dockercfg:
+		err = json.Unmarshal(data, &auths)
+	default:
+		var cfg configJSON
+		err = json.Unmarshal(data, &cfg)
+		auths = cfg.Auths
 	}
-	entries := top
-	if raw, ok := top["auths"]; ok {
-		entries = nil
-		if err := json.Unmarshal(raw, &entries); err != nil {
-			return nil, &ParseError{Source: source, Key: "auths", Reason: jsonReason(err, "an object of registries")}
-		}
+	if err != nil {
+		return nil, parseError(data, source, format, err)
 	}
-
-	keys := make([]string, 0, len(entries))
-	for k := range entries {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		pi, pj := hasPath(keys[i]), hasPath(keys[j])
-		if pi != pj {
-			return !pi
-		}
-		return keys[i] < keys[j]
-	})
-
-	k := &Keychain{}
-	seen := map[string]bool{}
-	for _, key := range keys {
-		host := NormalizeRegistry(key)
-		if host == "" {
-			return nil, &ParseError{Source: source, Key: key, Reason: "names no registry host"}
-		}
-		cfg, err := decodeEntry(entries[key])
-		if err != nil {
-			return nil, &ParseError{Source: source, Key: key, Reason: err.Error()}
-		}
-		if seen[host] || empty(cfg) {
+	keys := slices.Sorted(maps.Keys(auths))
+	c := &Config{}
+	for _, written := range keys {
+		key, ok := indexKey(written)
+		if !ok {
 			continue
 		}
-		seen[host] = true
-		k.entries = append(k.entries, &entry{host: host, source: source, config: func() authn.AuthConfig { return cfg }, identity: identity(cfg)})
+		d := auths[written]
+		cred := Credential{Source: source, Key: written}
+		if d.Username != "" && d.Password != "" {
+			cfg := authn.AuthConfig{Username: d.Username, Password: d.Password}
+			cred.config = func() authn.AuthConfig { return cfg }
+			cred.Identity = identity(cfg)
+		}
+		c.entries = append(c.entries, configEntry{key: key, cred: cred})
 	}
-	return k, nil
+	return c, nil
 }
 
-// hasPath reports whether key names a repository path, not just a host;
-// the API version suffixes docker writes ("/v1/") are not paths.
-func hasPath(key string) bool {
-	k := strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(key), "https://"), "http://")
-	_, path, _ := strings.Cut(k, "/")
-	path = strings.Trim(path, "/")
-	return path != "" && path != "v1" && path != "v2"
-}
-
-// decodeEntry reads one entry; its errors name fields, never values.
-func decodeEntry(raw json.RawMessage) (authn.AuthConfig, error) {
-	var d dockerEntry
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return authn.AuthConfig{}, errors.New(jsonReason(err, "an object"))
+// indexKey is the kubelet's index key for a docker config key: the URL's
+// host, and its path unless that is empty or "/", after dropping a leading
+// "/v1" or "/v2" of "/v1/..." or "/v2/...". A key that is no URL has none.
+func indexKey(written string) (string, bool) {
+	s := written
+	if !strings.HasPrefix(s, "https://") && !strings.HasPrefix(s, "http://") {
+		s = "https://" + s
 	}
-	cfg := authn.AuthConfig{
-		Username:      d.Username,
-		Password:      d.Password,
-		IdentityToken: d.IdentityToken,
-		RegistryToken: d.RegistryToken,
-	}
-	if d.Auth == "" {
-		return cfg, nil
-	}
-	// "auth" wins over username/password, as in docker and the kubelet.
-	decoded, err := decodeBase64(d.Auth)
+	u, err := url.Parse(s)
 	if err != nil {
-		return authn.AuthConfig{}, errors.New(`"auth" is not valid base64`)
+		return "", false
+	}
+	path := u.Path
+	if strings.HasPrefix(path, "/v2/") || strings.HasPrefix(path, "/v1/") {
+		path = path[len("/v2"):]
+	}
+	if path == "" || path == "/" {
+		return u.Host, true
+	}
+	return u.Host + path, true
+}
+
+// decodeAuth splits base64("user:password") as the kubelet does: padded
+// standard base64 when the (trimmed) field ends in "=", unpadded otherwise,
+// decoding the field untrimmed.
+func decodeAuth(field string) (string, string, error) {
+	var decoded []byte
+	var err error
+	if strings.HasSuffix(strings.TrimSpace(field), "=") {
+		decoded, err = base64.StdEncoding.DecodeString(field)
+	} else {
+		decoded, err = base64.RawStdEncoding.DecodeString(field)
+	}
+	if err != nil {
+		return "", "", &entryError{reason: `"auth" is not valid base64`}
 	}
 	user, pass, ok := strings.Cut(string(decoded), ":")
 	if !ok {
-		return authn.AuthConfig{}, errors.New(`"auth" must be base64 of "username:password" but has no colon`)
+		return "", "", &entryError{reason: `"auth" must be base64 of "username:password" but has no colon`}
 	}
-	cfg.Username, cfg.Password = user, pass
-	return cfg, nil
+	return user, pass, nil
 }
 
-// decodeBase64 accepts padded and unpadded standard base64, as docker does.
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "=") {
-		return base64.StdEncoding.DecodeString(s)
+// parseError names the entry at fault when one is, by decoding the entries
+// one at a time (the decoder's own error does not say which).
+func parseError(data []byte, source string, format Format, err error) *ParseError {
+	pe := &ParseError{Source: source, Reason: decodeReason(err)}
+	var raw map[string]json.RawMessage
+	if format == Dockercfg {
+		_ = json.Unmarshal(data, &raw)
+	} else {
+		var top struct {
+			Auths map[string]json.RawMessage `json:"auths"`
+		}
+		_ = json.Unmarshal(data, &top)
+		raw = top.Auths
 	}
-	return base64.RawStdEncoding.DecodeString(s)
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		var d dockerEntry
+		if e := json.Unmarshal(raw[k], &d); e != nil {
+			pe.Key, pe.Reason = k, decodeReason(e)
+			break
+		}
+	}
+	return pe
 }
 
-// jsonReason describes a JSON error by position and type only: a syntax
-// error's message quotes the offending character, which may be part of a
-// password.
-func jsonReason(err error, want string) string {
+// decodeReason describes a decoding error by position and type only: a
+// syntax error's message quotes the offending character, which may be part
+// of a password.
+func decodeReason(err error) string {
+	var ee *entryError
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &ee):
+		return ee.reason
 	case errors.As(err, &syn):
 		return fmt.Sprintf("malformed JSON at byte offset %d", syn.Offset)
 	case errors.As(err, &typ) && typ.Field != "":
-		return fmt.Sprintf("field %q is a JSON %s, want a %s", typ.Field, typ.Value, typ.Type)
+		return fmt.Sprintf("field %q is a JSON %s, want a %s", lastField(typ.Field), typ.Value, typ.Type)
 	case errors.As(err, &typ):
-		return fmt.Sprintf("is a JSON %s, want %s", typ.Value, want)
+		return fmt.Sprintf("is a JSON %s, want a %s", typ.Value, typ.Type)
 	default:
-		return "malformed JSON, want " + want
+		return "malformed JSON"
 	}
 }
 
-func empty(c authn.AuthConfig) bool {
-	return c.Username == "" && c.Password == "" && c.IdentityToken == "" && c.RegistryToken == ""
+// lastField is the last element of a decoder's field path ("auths.r.io.password").
+func lastField(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
 }
 
 // identityKey keys the fingerprints. A plain hash of a credential would let
@@ -181,11 +268,11 @@ var identityKey = func() []byte {
 	return b
 }()
 
-// identity is a truncated HMAC-SHA256 of the credential fields, each
+// identity is a truncated HMAC-SHA256 of the user name and password, each
 // length-prefixed so that ("ab", "c") and ("a", "bc") differ.
 func identity(c authn.AuthConfig) string {
 	m := hmac.New(sha256.New, identityKey)
-	for _, f := range []string{c.Username, c.Password, c.IdentityToken, c.RegistryToken} {
+	for _, f := range []string{c.Username, c.Password} {
 		_ = binary.Write(m, binary.BigEndian, uint64(len(f)))
 		_, _ = m.Write([]byte(f))
 	}

@@ -9,7 +9,7 @@ func BenchmarkResolveWarm(b *testing.B) {
 	reg := newTestRegistry(b, nil)
 	r := New()
 	ref := reg.ref(b, "multi:1.0")
-	creds := testCreds{host: reg.host, user: "u", pass: "p"}
+	creds := testCreds(b, reg.host, "u", "p")
 	ctx := context.Background()
 	if _, err := r.Resolve(ctx, Request{Ref: ref, Credentials: creds}); err != nil {
 		b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pullguard/pullguard/internal/image"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -20,14 +21,12 @@ import (
 // puller is a go-containerregistry puller for one flight: it pings the
 // registry and fetches a token once for all calls of the flight, and its
 // retries are judged against the flight's deadline.
-func (r *Resolver) puller(ctx context.Context, creds Credentials) (*remote.Puller, error) {
+func (r *Resolver) puller(ctx context.Context, auth authn.Authenticator) (*remote.Puller, error) {
 	opts := append(retryOptions(ctx),
 		remote.WithTransport(r.transport),
 		remote.WithUserAgent(r.userAgent),
+		remote.WithAuth(auth),
 	)
-	if creds != nil {
-		opts = append(opts, remote.WithAuthFromKeychain(creds))
-	}
 	return remote.NewPuller(opts...)
 }
 
@@ -53,12 +52,12 @@ func (r *Resolver) isInsecure(registry string) bool {
 // digestOf asks the registry which digest ref's tag names: HEAD, which
 // Docker Hub does not count against its pull limit, and GET only when HEAD
 // cannot answer.
-func (r *Resolver) digestOf(ctx context.Context, ref image.Reference, original string, creds Credentials) (v1.Hash, error) {
+func (r *Resolver) digestOf(ctx context.Context, ref image.Reference, original string, auth authn.Authenticator) (v1.Hash, error) {
 	nref, err := r.nameRef(ref)
 	if err != nil {
 		return v1.Hash{}, unnameable(original, ref, err)
 	}
-	p, err := r.puller(ctx, creds)
+	p, err := r.puller(ctx, auth)
 	if err != nil {
 		return v1.Hash{}, Classify(original, ref.Registry, err)
 	}
@@ -109,13 +108,13 @@ func headCannotAnswer(err error) bool {
 // factsOf reads the manifest of ref's repository at dgst. An index gives its
 // platforms; a single image its config's. remote.Image is never used on an
 // index: it would silently pick linux/amd64.
-func (r *Resolver) factsOf(ctx context.Context, ref image.Reference, dgst, original string, creds Credentials) (image.Facts, error) {
+func (r *Resolver) factsOf(ctx context.Context, ref image.Reference, dgst, original string, auth authn.Authenticator) (image.Facts, error) {
 	repo, err := r.repository(ref)
 	if err != nil {
 		return image.Facts{}, unnameable(original, ref, err)
 	}
 	nref := repo.Digest(dgst)
-	p, err := r.puller(ctx, creds)
+	p, err := r.puller(ctx, auth)
 	if err != nil {
 		return image.Facts{}, Classify(original, ref.Registry, err)
 	}

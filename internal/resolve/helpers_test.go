@@ -1,8 +1,6 @@
 package resolve
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
@@ -13,13 +11,13 @@ import (
 
 	"github.com/pullguard/pullguard/internal/image"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	imagefixtures "github.com/pullguard/pullguard/internal/fixtures"
+	"github.com/pullguard/pullguard/internal/keychain"
 )
 
 // fixtures are the images every test registry holds.
@@ -141,31 +139,14 @@ func (r *testRegistry) ref(t testing.TB, s string) image.Reference {
 	return ref
 }
 
-// testCreds is a keychain with one basic-auth credential for one host.
-type testCreds struct {
-	host, user, pass string
-}
-
-func (c testCreds) Resolve(res authn.Resource) (authn.Authenticator, error) {
-	if res.RegistryStr() != c.host {
-		return authn.Anonymous, nil
+// testCreds is a keychain with one basic-auth credential for host.
+func testCreds(t testing.TB, host, user, pass string) *keychain.Keychain {
+	t.Helper()
+	cfg, err := keychain.Parse(fmt.Appendf(nil, `{"auths":{%q:{"username":%q,"password":%q}}}`, host, user, pass), "test secret", keychain.ConfigJSON)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return authn.FromConfig(authn.AuthConfig{Username: c.user, Password: c.pass}), nil
-}
-
-func (c testCreds) Identity(reg string) string {
-	if reg != c.host {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(c.user + ":" + c.pass))
-	return hex.EncodeToString(sum[:8])
-}
-
-func (c testCreds) Sources(reg string) []string {
-	if reg != c.host {
-		return nil
-	}
-	return []string{"test secret"}
+	return keychain.New(cfg)
 }
 
 // basicAuth demands user:pass on every request, as a private registry does.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -15,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pullguard/pullguard/internal/cache"
+	"github.com/pullguard/pullguard/internal/keychain"
 )
 
 // Resolver answers Lookup.Resolve from its registries through two caches: tag
@@ -105,32 +108,151 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (image.Facts, error
 	return r.resolveAt(ctx, ref, ref.Original, req.Credentials)
 }
 
-// resolveAt resolves ref at its own repository; image is what the user
-// wrote, for errors.
+// resolveAt resolves ref at its own repository with the credentials the
+// kubelet would try there, in its order, until the registry accepts one;
+// original is what the user wrote, for errors. Like the kubelet, it pulls
+// anonymously only when no credential matched, and moves on after any
+// failure. Two shortcuts keep the registry's load and the caller's budget
+// what one lookup costs, without changing the answer: a credential whose
+// success is kept is tried first (whichever credential pulls, the kubelet
+// pulls the same image), and a credential equal to one tried already shares
+// its answer.
 func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original string, creds Credentials) (image.Facts, error) {
-	identity := ""
+	var cands []keychain.Credential
 	if creds != nil {
-		identity = creds.Identity(ref.Registry)
+		var err error
+		if cands, err = creds.Candidates(ref.Repository); err != nil {
+			return image.Facts{}, &image.Error{Class: image.Unauthorized, Image: original, Registry: ref.Registry, Reason: err.Error(), Err: err}
+		}
 	}
-	dgst := ref.Digest
-	if dgst == "" {
-		key := identity + "\x00" + ref.Repository + ":" + ref.Tag
-		h, _, err := r.tags.Do(ctx, key, func(ctx context.Context) (v1.Hash, time.Duration, error) {
-			h, err := r.digestOf(ctx, ref, original, creds)
-			return h, r.keep(err, r.tagTTL), err
-		})
+	if len(cands) == 0 {
+		facts, err := r.resolveWith(ctx, ref, original, keychain.Credential{})
 		if err != nil {
 			return image.Facts{}, r.failure(original, ref, err)
 		}
+		return facts, nil
+	}
+	cands = r.keptFirst(ref, cands)
+	var fails []*image.Error
+	var tried []image.Attempt
+	answers := map[string]*image.Error{} // by identity
+	for _, c := range cands {
+		e, seen := answers[c.Identity]
+		if !seen {
+			facts, err := r.resolveWith(ctx, ref, original, c)
+			if err == nil {
+				return facts, nil
+			}
+			e = r.failure(original, ref, err)
+			answers[c.Identity] = e
+			fails = append(fails, e)
+		}
+		tried = append(tried, image.Attempt{Source: c.Source, Class: e.Class, StatusCode: e.StatusCode, Answer: answerOf(e)})
+		// Without an HTTP answer (network, TLS, address guard, deadline)
+		// the registry never judged the credential: the next one would
+		// meet the same wall, and the budget is better kept.
+		if e.StatusCode == 0 || ctx.Err() != nil {
+			break
+		}
+	}
+	e := verdict(fails)
+	e.Tried = tried
+	return image.Facts{}, e
+}
+
+// keptFirst moves the first credential whose answer for ref is kept to the
+// front, so a warm cache costs no registry request for the credentials
+// before it (which the kubelet would try, and which would fail or pull the
+// same image).
+func (r *Resolver) keptFirst(ref image.Reference, cands []keychain.Credential) []keychain.Credential {
+	for i, c := range cands {
+		kept := false
+		if ref.Digest == "" {
+			kept = r.tags.Kept(tagKey(c.Identity, ref))
+		} else {
+			kept = r.facts.Kept(factsKey(c.Identity, ref, ref.Digest))
+		}
+		if kept {
+			if i == 0 {
+				return cands
+			}
+			out := append([]keychain.Credential{c}, cands[:i]...)
+			return append(out, cands[i+1:]...)
+		}
+	}
+	return cands
+}
+
+// verdict is the failure reported when every credential failed. One that
+// is no refusal (RateLimited, Unreachable, AddressBlocked) wins: a
+// credential whose answer is not known might have pulled, so the policy's
+// onRegistryError decides, never a deny on a guess. Among refusals, the
+// answer that got furthest: NotFound (the registry took the credential and
+// has no such image) over Forbidden (it knows the account, which may not
+// read the repository) over Unauthorized (it refused the credential). Ties
+// go to the first in the kubelet's order.
+func verdict(fails []*image.Error) *image.Error {
+	rank := func(c image.Class) int {
+		switch c {
+		case image.Unauthorized:
+			return 1
+		case image.Forbidden:
+			return 2
+		case image.NotFound:
+			return 3
+		}
+		return 4
+	}
+	best := fails[0]
+	for _, e := range fails[1:] {
+		if rank(e.Class) > rank(best.Class) {
+			best = e
+		}
+	}
+	return best
+}
+
+// answerOf is an attempt's answer in short: the HTTP status, else the class.
+func answerOf(e *image.Error) string {
+	if e.StatusCode == 0 {
+		return strings.ToLower(string(e.Class))
+	}
+	if t := http.StatusText(e.StatusCode); t != "" {
+		return strconv.Itoa(e.StatusCode) + " " + t
+	}
+	return strconv.Itoa(e.StatusCode)
+}
+
+func tagKey(identity string, ref image.Reference) string {
+	return identity + "\x00" + ref.Repository + ":" + ref.Tag
+}
+
+func factsKey(identity string, ref image.Reference, dgst string) string {
+	return identity + "\x00" + ref.Repository + "@" + dgst
+}
+
+// resolveWith resolves ref with one credential. Cache keys carry the
+// credential's identity, so an answer obtained with it is only served to
+// callers that hold it ("" for anonymous answers, which anyone may have).
+func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, original string, cred keychain.Credential) (image.Facts, error) {
+	auth := cred.Authenticator()
+	dgst := ref.Digest
+	if dgst == "" {
+		h, _, err := r.tags.Do(ctx, tagKey(cred.Identity, ref), func(ctx context.Context) (v1.Hash, time.Duration, error) {
+			h, err := r.digestOf(ctx, ref, original, auth)
+			return h, r.keep(err, r.tagTTL), err
+		})
+		if err != nil {
+			return image.Facts{}, err
+		}
 		dgst = h.String()
 	}
-	key := identity + "\x00" + ref.Repository + "@" + dgst
-	facts, _, err := r.facts.Do(ctx, key, func(ctx context.Context) (image.Facts, time.Duration, error) {
-		f, err := r.factsOf(ctx, ref, dgst, original, creds)
+	facts, _, err := r.facts.Do(ctx, factsKey(cred.Identity, ref, dgst), func(ctx context.Context) (image.Facts, time.Duration, error) {
+		f, err := r.factsOf(ctx, ref, dgst, original, auth)
 		return f, r.keep(err, cache.Forever), err
 	})
 	if err != nil {
-		return image.Facts{}, r.failure(original, ref, err)
+		return image.Facts{}, err
 	}
 	facts.Platforms = slices.Clone(facts.Platforms)
 	facts.ResolvedRepository = ref.Repository

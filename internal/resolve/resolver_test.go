@@ -182,7 +182,7 @@ func TestResolveBasicAuth(t *testing.T) {
 	if !errors.As(err, &e) || e.Class != image.Unauthorized || e.StatusCode != 401 {
 		t.Fatalf("anonymous Resolve = %v, want image.Unauthorized 401", err)
 	}
-	creds := testCreds{host: reg.host, user: "alice", pass: "wonderland"}
+	creds := testCreds(t, reg.host, "alice", "wonderland")
 	facts, err := r.Resolve(testContext(t), Request{Ref: ref, Credentials: creds})
 	if err != nil {
 		t.Fatalf("Resolve with credentials: %v", err)
@@ -195,7 +195,7 @@ func TestResolveBasicAuth(t *testing.T) {
 	if !errors.As(err, &e) || e.Class != image.Unauthorized {
 		t.Errorf("anonymous Resolve after alice's = %v, want image.Unauthorized", err)
 	}
-	wrong := testCreds{host: reg.host, user: "alice", pass: "guess"}
+	wrong := testCreds(t, reg.host, "alice", "guess")
 	_, err = r.Resolve(testContext(t), Request{Ref: ref, Credentials: wrong})
 	if !errors.As(err, &e) || e.Class != image.Unauthorized {
 		t.Errorf("Resolve with a wrong password = %v, want image.Unauthorized", err)

@@ -6,25 +6,27 @@ package resolve
 import (
 	"context"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/internal/keychain"
 )
 
-// Credentials are the credentials a lookup may use: a keychain that answers
-// per registry host (matched exactly, never by prefix), plus a stable,
-// non-secret identity of what it would answer so caches never share a result
-// between callers holding different credentials.
+// Credentials are the credentials the kubelet would try for a pod's
+// images: for each repository an ordered list, tried one after the other
+// until the registry accepts one, as the kubelet does (keychain.Keychain
+// implements it; internal/cluster adds the pod's secrets that gave nothing).
+//
+// It is not an authn.Keychain: that answers one authenticator per
+// registry, so it can only ever send the first match.
 type Credentials interface {
-	authn.Keychain
-	// Identity is a stable fingerprint (e.g. a truncated SHA-256) of the
-	// credential Resolve would send to registry, or "" for anonymous. It must
-	// not reveal the credential.
-	Identity(registry string) string
-	// Sources names where the credentials for registry came from, for
-	// messages ("secret team-a/regcred", "docker config /etc/pullguard/config.json").
-	// Empty when nothing matched.
-	Sources(registry string) []string
+	// Candidates are the credentials for repository (a normalized name,
+	// image.Reference.Repository) in the kubelet's order; none means it
+	// pulls anonymously. An error (wrapping image.ErrUnreadablePullSecret)
+	// means the kubelet fails the pull before asking any registry.
+	Candidates(repository string) ([]keychain.Credential, error)
+	// Skipped names, for messages, the sources the kubelet reads for the
+	// pod that hold nothing for it, with why ("secret team-a/regcred (not
+	// found)"): any of them might have been meant for the image.
+	Skipped() []string
 }
 
 // Request is one lookup.

@@ -76,7 +76,7 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifest file, directory (recursive) or - for stdin; repeatable")
 	f.StringVar(&o.policyFile, "policy", "", "ImagePolicy file (default: the built-in policy)")
 	f.StringSliceVar(&o.platforms, "platform", []string{defaultPlatform}, "os/arch[/variant][:osversion] platforms of the cluster's nodes, comma separated (windows/amd64:10.0.17763)")
-	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config JSON with registry credentials (auths format)")
+	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config with registry credentials, matched and tried as the kubelet does (a .dockercfg file in the legacy layout, any other name in the auths layout)")
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "time budget to resolve the images of one object")
@@ -165,11 +165,13 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 		if err != nil {
 			return nil, usageError("reading docker config: %w", err)
 		}
-		kc, err := keychain.Parse(data, "docker config "+o.dockerConfig)
+		cfg, err := keychain.Parse(data, "docker config "+o.dockerConfig, keychain.FileFormat(o.dockerConfig))
 		if err != nil {
 			return nil, usageError("docker config %s: %w", o.dockerConfig, err)
 		}
-		creds = kc
+		// One keyring, as the kubelet reads a node's config.json: every
+		// matching entry is tried, most specific first.
+		creds = keychain.New(cfg)
 	}
 	docs, err := manifest.Read(o.files, cmd.InOrStdin())
 	if err != nil {

@@ -100,7 +100,7 @@ and the webhook server has started). SIGTERM shuts down gracefully.`,
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", defaultMetrics, `address of the metrics endpoint, or "0" to disable it`)
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", defaultProbes, `address of /healthz and /readyz, or "0" to disable them`)
 	f.DurationVar(&o.webhookTimeout, "webhook-timeout", defaultWebhookTimeout, "the webhooks' configured timeoutSeconds (whole seconds, 1s-30s); each request's budget is set below it")
-	f.StringVar(&o.nodeDockerConfig, "node-docker-config", "", "docker config JSON with the credentials the nodes pull with (e.g. the kubelet's config.json)")
+	f.StringVar(&o.nodeDockerConfig, "node-docker-config", "", "docker config the nodes pull with (the kubelet's config.json; .dockercfg in the legacy layout), tried after the pod's pull secrets")
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.BoolVar(&o.allowLoopback, "allow-loopback-registries", false, "allow registries on loopback addresses (policies may allow it too)")
 	f.BoolVar(&o.allowPrivate, "allow-private-registries", false, "allow registries on private addresses (policies may allow it too)")
