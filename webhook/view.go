@@ -12,11 +12,11 @@ import (
 // from the manager's informer caches (package internal/cluster). An
 // interface, so handler tests can give literal answers.
 type ClusterView interface {
-	// Credentials are those the kubelet would use to pull for a pod of
-	// namespace: the pod's imagePullSecrets, then its service account's, then
-	// what the nodes themselves hold (a mounted docker config), then cloud
-	// keychains when enabled. Missing secrets are skipped, not errors; their
-	// names still appear in Sources so a 401 message can name them.
+	// Credentials are those the kubelet would try to pull for a pod of
+	// namespace: the pod's imagePullSecrets (or, when it names none, its
+	// service account's), then what the nodes themselves hold (a mounted
+	// docker config). Missing secrets are skipped, not errors; they are
+	// named in Skipped so a 401 message can name them.
 	Credentials(ctx context.Context, namespace string, pod *workload.PodContext) (resolve.Credentials, error)
 	// Nodes are the Ready nodes the pod may be scheduled on: its
 	// nodeSelector, required node affinity (all operators) and tolerations
