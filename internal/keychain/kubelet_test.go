@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -180,21 +181,12 @@ func (o *oneCredential) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case valid && user == o.accepts, !hasAuth && o.accepts == "":
 		o.inner.ServeHTTP(w, r)
-	case valid && contains(o.known, user):
+	case valid && slices.Contains(o.known, user):
 		ociError(w, http.StatusForbidden, "DENIED", "requested access to the resource is denied")
 	default:
 		w.Header().Set("WWW-Authenticate", `Basic realm="kubelet-test"`)
 		ociError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func ociError(w http.ResponseWriter, status int, code, msg string) {
