@@ -367,7 +367,7 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 			in.DiskPressure = conditionTrue(node, corev1.NodeDiskPressure)
 		}
 		if ref, err := image.Parse(in.Image); err == nil {
-			in.Credentials = creds.Sources(ref.Registry)
+			in.Credentials = credentialSources(creds, ref.Repository)
 		}
 		for _, f := range decision.Findings {
 			if f.Container == s.Name && pullFailure(f.Class) {
@@ -381,6 +381,21 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 		out.Containers = append(out.Containers, diagnose.Judge(in))
 	}
 	return out, nil
+}
+
+// credentialSources names, once each and in the kubelet's order, the
+// sources of the credentials it tries for repository, then what it read
+// for the pod and got nothing from, with why. An unreadable pull secret
+// fails Candidates; it is among the skipped.
+func credentialSources(creds resolve.Credentials, repository string) []string {
+	var out []string
+	cands, _ := creds.Candidates(repository)
+	for _, c := range cands {
+		if !slices.Contains(out, c.Source) {
+			out = append(out, c.Source)
+		}
+	}
+	return append(out, creds.Skipped()...)
 }
 
 // pullFailure reports whether a finding class makes a pull fail (not only
