@@ -133,7 +133,10 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close closes the body before giving its budget back, so the bytes it
+// held are gone before another body may take their place.
 func (b *limitedBody) Close() error {
+	err := b.rc.Close()
 	b.once.Do(b.release)
-	return b.rc.Close()
+	return err
 }
