@@ -20,9 +20,15 @@ import (
 // The view is what the webhook's handlers take.
 var _ webhook.ClusterView = (*cluster.View)(nil)
 
-// fakeReader is controller-runtime's in-memory client holding objs.
+// fakeReader is controller-runtime's in-memory client holding copies of
+// objs: the fake tracker writes the resourceVersion into the objects it is
+// given, and parallel tests share them.
 func fakeReader(objs ...client.Object) client.Reader {
-	return fake.NewClientBuilder().WithScheme(cluster.Scheme()).WithObjects(objs...).Build()
+	copies := make([]client.Object, len(objs))
+	for i, o := range objs {
+		copies[i] = o.DeepCopyObject().(client.Object)
+	}
+	return fake.NewClientBuilder().WithScheme(cluster.Scheme()).WithObjects(copies...).Build()
 }
 
 func newView(t *testing.T, reader client.Reader, opts cluster.Options) *cluster.View {
