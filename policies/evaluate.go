@@ -217,7 +217,12 @@ func (e *evaluation) neverPulled(r *Result) {
 	}
 	msg, fix := neverText(r, h)
 	e.add(r, image.NotFound, action, msg, fix)
+	e.findings[len(e.findings)-1].Summary = neverSummary
 }
+
+// neverSummary is the warning line's words for imagePullPolicy Never on
+// nodes that do not list the image.
+const neverSummary = "pull policy Never, and not every node lists it; preload it or allow pulls"
 
 // cached says whether the kubelet starts the image from the nodes' cache
 // without pulling: imagePullPolicy IfNotPresent (the API server's default

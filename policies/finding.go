@@ -18,6 +18,10 @@ type Finding struct {
 	Message string
 	// Fix says what to do about it.
 	Fix string
+	// Summary, when set, replaces the class's few words in Short: a finding
+	// whose class alone would mislead (imagePullPolicy Never is a NotFound
+	// on the nodes, not in the registry).
+	Summary string
 }
 
 // MaxShortLength is the most characters Short returns: one kubectl warning line.
@@ -47,7 +51,10 @@ var shortText = map[image.Class]string{
 // middle if need be) and a few words on what is wrong and what to do.
 func (f Finding) Short() string {
 	text, ok := shortText[f.Class]
-	if !ok {
+	switch {
+	case f.Summary != "":
+		text = f.Summary
+	case !ok:
 		text = string(f.Class)
 	}
 	line := func(img string) string {

@@ -21,6 +21,10 @@ func TestShort(t *testing.T) {
 		f:    Finding{Container: "api", Image: "ghcr.io/acme/api:v1.2", Class: image.NotFound},
 		want: `pullguard: container "api": image "ghcr.io/acme/api:v1.2": not found in the registry; use an existing tag`,
 	}, {
+		name: "a summary of its own",
+		f:    Finding{Container: "c", Image: "x:1", Class: image.NotFound, Summary: "pull policy Never"},
+		want: `pullguard: container "c": image "x:1": pull policy Never`,
+	}, {
 		name: "unknown class",
 		f:    Finding{Container: "c", Image: "x:1", Class: "Novel"},
 		want: `pullguard: container "c": image "x:1": Novel`,

@@ -112,6 +112,13 @@ func TestPullPolicyAndNodeImages(t *testing.T) {
 			if tt.says != "" && len(d.Findings) > 0 && !strings.Contains(d.Findings[0].Message, tt.says) {
 				t.Errorf("message %q does not say %q", d.Findings[0].Message, tt.says)
 			}
+			// The warning line of Never speaks of the nodes, never of the
+			// registry the kubelet does not ask.
+			for _, f := range d.Findings {
+				if tt.policy == image.PullNever && !strings.Contains(f.Short(), "pull policy Never") {
+					t.Errorf("warning %q does not say pull policy Never", f.Short())
+				}
+			}
 		})
 	}
 }
