@@ -309,13 +309,9 @@ func (n *Node) TrustRegistry(host string, ca *Authority) error {
 }
 
 func (n *Node) writeKubeletConfig() error {
-	ports := make([]int, 2)
-	for i := range ports {
-		p, err := FreePort()
-		if err != nil {
-			return err
-		}
-		ports[i] = p
+	ports, err := FreePorts(2)
+	if err != nil {
+		return err
 	}
 	config := fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -350,16 +346,11 @@ nodeStatusUpdateFrequency: 2s
 // Jobs, service accounts, the node lifecycle that lifts the not-ready
 // taint) and kube-scheduler with the bed's admin kubeconfig.
 func (n *Node) startControllers(api *APIServer) error {
-	ports := make([]int, 2)
-	for i := range ports {
-		p, err := FreePort()
-		if err != nil {
-			return err
-		}
-		ports[i] = p
+	ports, err := FreePorts(2)
+	if err != nil {
+		return err
 	}
 	kc := api.Kubeconfig
-	var err error
 	n.ControllerManager, err = StartProcess("kube-controller-manager", filepath.Join(n.dir, "kube-controller-manager.log"), nil,
 		n.bins.ControllerManager, "--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
 		"--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(ports[0]),

@@ -98,6 +98,19 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// FreePorts is n free loopback ports, for a process that listens on several.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	for i := range ports {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	return ports, nil
+}
+
 // ErrNotReady is wrapped by WaitHTTP while a server answers with another
 // status than the ones awaited.
 var ErrNotReady = errors.New("not ready")

@@ -54,13 +54,9 @@ type Serve struct {
 // StartServe runs `pullguard serve` on free loopback ports and waits for
 // /readyz (caches synced, webhook server started).
 func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
-	var ports [3]int
-	for i := range ports {
-		p, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = p
+	ports, err := FreePorts(3)
+	if err != nil {
+		return nil, err
 	}
 	certDir := filepath.Join(o.Dir, "serving-certs")
 	s := &Serve{URL: fmt.Sprintf("https://127.0.0.1:%d", ports[0]), MetricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[1])}
@@ -82,7 +78,6 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 		}
 		s.CABundle = o.CA.PEM
 	}
-	var err error
 	s.Proc, err = StartProcess("pullguard serve", filepath.Join(o.Dir, "pullguard.log"), o.Env, o.Bin, append(args, o.Args...)...)
 	if err != nil {
 		return nil, err
