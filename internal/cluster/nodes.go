@@ -134,8 +134,14 @@ func schedulingTaint(t *corev1.Taint) bool {
 }
 
 func ready(node *corev1.Node) bool {
+	return ConditionTrue(node, corev1.NodeReady)
+}
+
+// ConditionTrue reports whether the node's condition t is True; a condition
+// the node does not report is not.
+func ConditionTrue(node *corev1.Node, t corev1.NodeConditionType) bool {
 	for _, c := range node.Status.Conditions {
-		if c.Type == corev1.NodeReady {
+		if c.Type == t {
 			return c.Status == corev1.ConditionTrue
 		}
 	}

@@ -364,7 +364,7 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 			in.Events = append(in.Events, eventLine(e))
 		}
 		if node != nil {
-			in.DiskPressure = conditionTrue(node, corev1.NodeDiskPressure)
+			in.DiskPressure = cluster.ConditionTrue(node, corev1.NodeDiskPressure)
 		}
 		if ref, err := image.Parse(in.Image); err == nil {
 			in.Credentials = credentialSources(creds, ref.Repository)
@@ -480,15 +480,6 @@ func (d *diagnoser) node(ctx context.Context, name string) *corev1.Node {
 		return nil
 	}
 	return &n
-}
-
-func conditionTrue(n *corev1.Node, t corev1.NodeConditionType) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == t {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // printDiagnosis writes one block per stuck container, the verdict first.
