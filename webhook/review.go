@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,21 +51,38 @@ func (g reviewGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.tooLarge(w, io.MultiReader(bytes.NewReader(body), r.Body))
 		return
 	}
-	var probe struct {
-		Request *struct {
-			UID types.UID `json:"uid"`
-		} `json:"request"`
-	}
-	if err := json.Unmarshal(body, &probe); err != nil {
+	// The same token reader as for an oversized review: it stops at the
+	// uid, so a real review is not decoded twice before controller-runtime
+	// decodes it.
+	uid, _, err := streamUID(bytes.NewReader(body))
+	if err != nil {
 		http.Error(w, "not an AdmissionReview: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if probe.Request == nil || probe.Request.UID == "" {
-		http.Error(w, "not an AdmissionReview: it has no request.uid", http.StatusBadRequest)
-		return
-	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	g.next.ServeHTTP(w, r)
+	answer := httptest.NewRecorder()
+	g.next.ServeHTTP(answer, r)
+	withUID(w, answer, uid)
+}
+
+// withUID writes the answer controller-runtime gave, with uid filled in
+// when it left it out: it answers a review it cannot decode (a field of the
+// wrong type) with an error that carries no uid, which the API server
+// rejects, and under failurePolicy Ignore then admits the object unchecked.
+func withUID(w http.ResponseWriter, answer *httptest.ResponseRecorder, uid types.UID) {
+	body := answer.Body.Bytes()
+	var review admissionv1.AdmissionReview
+	if json.Unmarshal(body, &review) == nil && review.Response != nil && review.Response.UID == "" {
+		review.Response.UID = uid
+		if b, err := json.Marshal(review); err == nil {
+			body = append(b, '\n')
+		}
+	}
+	for k, v := range answer.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(answer.Code)
+	_, _ = w.Write(body)
 }
 
 // tooLarge answers a review pullguard will not read in full, with the uid
