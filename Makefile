@@ -36,8 +36,9 @@ build: ## Build bin/pullguard, and bin/kubectl-pullguard (a link: kubectl's plug
 	ln -sf pullguard bin/kubectl-pullguard
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the ImagePolicy CRD.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the ImagePolicy CRD (and the chart's copy of it).
 	CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) generate ./policies/...
+	cp policies/crd/pullguard.io_imagepolicies.yaml $(CHART_DIR)/crds/
 
 .PHONY: lint
 lint: $(STATICCHECK) ## gofmt, go mod tidy (direct dependencies marked direct), go vet and staticcheck.
@@ -48,7 +49,7 @@ lint: $(STATICCHECK) ## gofmt, go mod tidy (direct dependencies marked direct), 
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when generated files are stale.
-	@git diff --exit-code -- policies/ || { echo "generated files are stale: run make generate"; exit 1; }
+	@git diff --exit-code -- policies/ $(CHART_DIR)/crds/ || { echo "generated files are stale: run make generate"; exit 1; }
 
 .PHONY: unit
 unit: ## Unit and command tests (race detector on).

@@ -36,7 +36,11 @@ func Compile(obj *v1alpha1.ImagePolicy) (*Policy, error) {
 		pin:      s.PinDigests,
 		mutate:   s.MutateWorkloads,
 		affinity: s.PlatformAffinity,
+		depth:    image.VerifyManifests,
 		network:  *s.Network.DeepCopy(),
+	}
+	if s.Verify == v1alpha1.VerifyLayers {
+		p.depth = image.VerifyLayers
 	}
 	// onRegistryError is a shorthand; an explicit actions entry wins.
 	onErr := registryErrorAction(s.OnRegistryError)

@@ -15,4 +15,7 @@ func SetDefaults(obj *v1alpha1.ImagePolicy) {
 	if s.PinDigests == "" {
 		s.PinDigests = v1alpha1.PinOff
 	}
+	if s.Verify == "" {
+		s.Verify = v1alpha1.VerifyManifests
+	}
 }

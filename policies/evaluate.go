@@ -125,6 +125,8 @@ type podPlatforms struct {
 type partialUse struct {
 	r                     *Result
 	candidates, supported []v1.Platform
+	// failed are the verdicts of the candidates not supported.
+	failed []image.PlatformVerdict
 }
 
 func (e *evaluation) add(r *Result, c image.Class, action Action, msg, fix string) {
@@ -184,7 +186,7 @@ func (e *evaluation) use(r *Result) {
 	if r.Facts == nil {
 		return
 	}
-	if !cached {
+	if !cached && !e.brokenImage(r) {
 		// A cached copy is what the kubelet starts, whatever the registry
 		// holds for the tag today.
 		e.checkPlatforms(r)
@@ -252,7 +254,7 @@ func credentialsRechecked(c image.Class) bool {
 // not show is warned about; partial support is decided per pod in
 // platforms, once every image of the pod is known.
 func (e *evaluation) checkPlatforms(r *Result) {
-	cands := nodePlatforms(r.Nodes)
+	cands := NodePlatforms(r.Nodes)
 	if len(cands) == 0 {
 		return
 	}
@@ -275,6 +277,13 @@ func (e *evaluation) checkPlatforms(r *Result) {
 		}
 	}
 	if len(sup) == 0 {
+		if !slices.ContainsFunc(failed, func(v image.PlatformVerdict) bool { return v.Outcome != image.BuildMissing }) {
+			// Every node would pull a build the registry lost: the image
+			// is broken, not built for the wrong platform.
+			msg, fix := brokenText(r, failed)
+			e.add(r, image.NotFound, e.p.Action(image.NotFound), msg, fix)
+			return
+		}
 		msg, fix := mismatchText(r, cands, failed)
 		e.add(r, image.PlatformMismatch, e.p.Action(image.PlatformMismatch), msg, fix)
 		return
@@ -289,8 +298,25 @@ func (e *evaluation) checkPlatforms(r *Result) {
 	}
 	pod.common = intersect(pod.common, sup)
 	if len(sup) < len(cands) {
-		pod.partial = append(pod.partial, partialUse{r: r, candidates: cands, supported: sup})
+		pod.partial = append(pod.partial, partialUse{r: r, candidates: cands, supported: sup, failed: failed})
 	}
+}
+
+// brokenImage reports a single-manifest image whose registry lacks part of
+// it (image.Facts.Broken) as NotFound: its pull fails on every node. An
+// index's broken entries fail only where nodes pull them, which
+// checkPlatforms decides.
+func (e *evaluation) brokenImage(r *Result) bool {
+	if r.Facts.MediaType.IsIndex() {
+		return false
+	}
+	b, ok := r.Facts.BrokenIn(r.Facts.Digest)
+	if !ok {
+		return false
+	}
+	msg, fix := brokenText(r, []image.PlatformVerdict{{Outcome: image.BuildMissing, Reason: b.Sentence()}})
+	e.add(r, image.NotFound, e.p.Action(image.NotFound), msg, fix)
+	return true
 }
 
 func (e *evaluation) pod(r *Result) *podPlatforms {
@@ -335,7 +361,7 @@ func (e *evaluation) platforms() {
 		// warning like every other Warn.
 		action := weaker(Warn, e.p.configured(image.PlatformMismatch))
 		for _, u := range pod.partial {
-			msg, fix := partialText(u.r, u.candidates, u.supported)
+			msg, fix := partialText(u.r, u.candidates, u.supported, u.failed)
 			e.add(u.r, image.PlatformMismatch, action, msg, fix)
 		}
 	}

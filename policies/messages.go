@@ -169,11 +169,36 @@ func caveatText(r *Result, reason string) (string, string) {
 		"build the image for the nodes' own platform (docker buildx build --platform ... --push)"
 }
 
-func partialText(r *Result, cands, sup []v1.Platform) (string, string) {
+func partialText(r *Result, cands, sup []v1.Platform, failed []image.PlatformVerdict) (string, string) {
 	missing := missingPlatforms(cands, sup)
-	return fmt.Sprintf("%s runs on %s but not on %s, where the pod may also be scheduled",
-			subject(r), platformList(sup), platformList(missing)),
-		buildFix(r.Facts.Platforms, missing) + ", or set spec.platformAffinity in the ImagePolicy"
+	msg := fmt.Sprintf("%s runs on %s but not on %s, where the pod may also be scheduled",
+		subject(r), platformList(sup), platformList(missing))
+	fix := buildFix(r.Facts.Platforms, missing) + ", or set spec.platformAffinity in the ImagePolicy"
+	if reasons := missingReasons(failed); len(reasons) > 0 {
+		msg += " (" + strings.Join(reasons, "; ") + ")"
+		fix = pushAgainFix + ", or set spec.platformAffinity in the ImagePolicy"
+	}
+	return msg, fix
+}
+
+// brokenText is an image whose every pull would fetch content its
+// registry lost.
+func brokenText(r *Result, failed []image.PlatformVerdict) (string, string) {
+	return fmt.Sprintf("%s cannot be pulled: %s", subject(r), strings.Join(missingReasons(failed), "; ")), pushAgainFix
+}
+
+// pushAgainFix mends an image its registry holds only in part.
+const pushAgainFix = "push the image again from a complete copy (docker push, or crane copy from another registry), or use a digest the registry holds in full"
+
+// missingReasons are the distinct reasons of BuildMissing verdicts.
+func missingReasons(failed []image.PlatformVerdict) []string {
+	var out []string
+	for _, v := range failed {
+		if v.Outcome == image.BuildMissing && !slices.Contains(out, v.Reason) {
+			out = append(out, v.Reason)
+		}
+	}
+	return out
 }
 
 func noCommonText(r *Result, sup []v1.Platform) (string, string) {

@@ -53,8 +53,9 @@ func (n Node) holding(name string) (holds, known bool) {
 	return false, !truncated
 }
 
-// nodePlatforms are the distinct platforms of nodes, in order.
-func nodePlatforms(nodes []Node) []v1.Platform {
+// NodePlatforms are the distinct platforms of nodes, in order: those a pod
+// on them may pull for.
+func NodePlatforms(nodes []Node) []v1.Platform {
 	var out []v1.Platform
 	for _, n := range nodes {
 		if n.Platform.OS == "" || n.Platform.Architecture == "" {

@@ -41,6 +41,7 @@ type Policy struct {
 	mutate      bool
 	mirrors     []image.Mirror
 	affinity    bool
+	depth       image.Depth
 	network     v1alpha1.Network
 }
 
@@ -105,6 +106,9 @@ func (p *Policy) PinDigests() v1alpha1.PinDigests { return p.pin }
 
 // MutateWorkloads says whether workload templates may be rewritten; Pods always may.
 func (p *Policy) MutateWorkloads() bool { return p.mutate }
+
+// Verify is how much of each image lookups make sure the registry has.
+func (p *Policy) Verify() image.Depth { return p.depth }
 
 // PlatformAffinity says whether partial platform support becomes node affinity.
 func (p *Policy) PlatformAffinity() bool { return p.affinity }

@@ -57,6 +57,8 @@ func Validate(obj *v1alpha1.ImagePolicy) field.ErrorList {
 		v1alpha1.RegistryErrorAllow, v1alpha1.RegistryErrorWarn, v1alpha1.RegistryErrorDeny)...)
 	errs = append(errs, validateEnum(spec.Child("pinDigests"), s.PinDigests,
 		v1alpha1.PinOff, v1alpha1.PinTagAndDigest, v1alpha1.PinDigest)...)
+	errs = append(errs, validateEnum(spec.Child("verify"), s.Verify,
+		v1alpha1.VerifyManifests, v1alpha1.VerifyLayers)...)
 
 	if s.NamespaceSelector != nil {
 		errs = append(errs, metav1validation.ValidateLabelSelector(s.NamespaceSelector,

@@ -86,7 +86,13 @@ func resolveAll(ctx context.Context, p *policies.Policy, env Env, results []poli
 		if creds != nil {
 			results[i].SkippedCredentials = creds.Skipped()
 		}
-		reqs[j] = resolve.Request{Ref: results[i].Ref, Credentials: creds, Mirrors: p.Mirrors()}
+		reqs[j] = resolve.Request{
+			Ref:         results[i].Ref,
+			Credentials: creds,
+			Mirrors:     p.Mirrors(),
+			Platforms:   policies.NodePlatforms(results[i].Nodes),
+			Depth:       p.Verify(),
+		}
 	}
 	for j, out := range resolve.ResolveAll(ctx, env.Lookup, reqs) {
 		i := pending[j]

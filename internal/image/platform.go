@@ -123,6 +123,9 @@ const (
 	// WrongArchitecture: a single-platform image the node cannot execute;
 	// containerd pulls it and the container then fails to start.
 	WrongArchitecture
+	// BuildMissing: containerd picks a build the registry does not fully
+	// have (Facts.Broken); the pull fails with "not found".
+	BuildMissing
 )
 
 // PlatformVerdict is Outcome with the build it concerns and why.
@@ -131,6 +134,11 @@ type PlatformVerdict struct {
 	// Build is the image platform containerd would pull (for an index) or
 	// the config's platform (for a single manifest); zero when none.
 	Build v1.Platform
+	// Manifest is the digest of the index entry containerd would pull;
+	// zero for a single manifest, or when it pulls none.
+	Manifest v1.Hash
+	// entry is the index of Build in an index's Facts.Platforms.
+	entry int
 	// Reason says, in containerd's terms, why the outcome is not Runs; ""
 	// for a plain NoMatch, which the platforms listed say.
 	Reason string
@@ -139,16 +147,38 @@ type PlatformVerdict struct {
 // OnNode predicts what containerd does with an image of these facts on a
 // node of platform node. Facts of a schema 1 image, or of a single manifest
 // whose config names no platform, predict Runs: containerd does not look,
-// and pullguard cannot tell.
+// and pullguard cannot tell. A build it would pull that the registry does
+// not fully have (Facts.Broken) is BuildMissing, whatever it would have
+// done.
 func OnNode(node v1.Platform, f Facts) PlatformVerdict {
 	n := toSpec(node)
-	if f.MediaType.IsIndex() {
-		return onNodeIndex(n, f.Platforms)
+	var v PlatformVerdict
+	switch {
+	case f.MediaType.IsIndex():
+		v = onNodeIndex(n, f.Platforms)
+		if (v.Outcome == Runs || v.Outcome == RunsMaybe) && v.entry < len(f.Manifests) {
+			v.Manifest = f.Manifests[v.entry]
+		}
+	case len(f.Platforms) == 0:
+		v = PlatformVerdict{Outcome: Runs}
+	default:
+		v = onNodeSingle(n, f.Platforms[0])
 	}
-	if len(f.Platforms) == 0 {
-		return PlatformVerdict{Outcome: Runs}
+	if v.Outcome == WrongArchitecture || v.Outcome == NoMatch || v.Outcome == NoRunnable {
+		return v
 	}
-	return onNodeSingle(n, f.Platforms[0])
+	pulled := v.Manifest
+	if !f.MediaType.IsIndex() {
+		pulled = f.Digest
+	}
+	if b, ok := f.BrokenIn(pulled); ok {
+		v.Outcome = BuildMissing
+		v.Reason = b.Sentence()
+		if f.MediaType.IsIndex() {
+			v.Reason = fmt.Sprintf("on %s nodes containerd pulls the index's %s entry, and %s", PlatformName(fromSpec(n)), PlatformName(v.Build), v.Reason)
+		}
+	}
+	return v
 }
 
 func onNodeIndex(n specs.Platform, builds []v1.Platform) PlatformVerdict {
@@ -162,26 +192,31 @@ func onNodeIndex(n specs.Platform, builds []v1.Platform) PlatformVerdict {
 		// is NewMatcher(DefaultSpec()) there (defaults_windows.go): no 386.
 		only = exact
 	}
-	var candidates []specs.Platform
-	for _, b := range builds {
+	type candidate struct {
+		spec  specs.Platform
+		entry int
+	}
+	var candidates []candidate
+	for i, b := range builds {
 		if s := toSpec(b); only.Match(s) {
-			candidates = append(candidates, s)
+			candidates = append(candidates, candidate{s, i})
 		}
 	}
 	if len(candidates) == 0 {
 		return PlatformVerdict{Outcome: NoMatch, Reason: noMatchReason(n, builds)}
 	}
-	slices.SortStableFunc(candidates, func(a, b specs.Platform) int {
+	// Stable: of equal platforms containerd takes the index's first.
+	slices.SortStableFunc(candidates, func(a, b candidate) int {
 		switch {
-		case only.Less(a, b):
+		case only.Less(a.spec, b.spec):
 			return -1
-		case only.Less(b, a):
+		case only.Less(b.spec, a.spec):
 			return 1
 		}
 		return 0
 	})
-	best := candidates[0]
-	v := PlatformVerdict{Outcome: Runs, Build: fromSpec(best)}
+	best := candidates[0].spec
+	v := PlatformVerdict{Outcome: Runs, Build: fromSpec(best), entry: candidates[0].entry}
 	if exact.Match(best) {
 		return v
 	}

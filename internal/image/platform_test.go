@@ -137,3 +137,40 @@ func TestLocalName(t *testing.T) {
 		}
 	}
 }
+
+// TestOnNodeBuildMissing: the build containerd picks for a node, when the
+// registry lacks it, is BuildMissing whatever it would have been; a lost
+// entry no node picks changes nothing.
+func TestOnNodeBuildMissing(t *testing.T) {
+	t.Parallel()
+	amd, arm, single := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("c", 64)}
+	amd64, arm64 := v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64"}
+	index := Facts{MediaType: types.OCIImageIndex, Platforms: []v1.Platform{amd64, arm64}, Manifests: []v1.Hash{amd, arm},
+		Broken: []Broken{{Manifest: arm, Part: PartManifest, Missing: arm, Answer: "404"}}}
+	one := Facts{Digest: single, MediaType: types.OCIManifestSchema1, Platforms: []v1.Platform{amd64},
+		Broken: []Broken{{Manifest: single, Part: PartLayer, Missing: amd, Answer: "404"}}}
+	tests := []struct {
+		name     string
+		node     v1.Platform
+		f        Facts
+		want     Outcome
+		manifest v1.Hash
+	}{
+		{"index, lost entry's node", arm64, index, BuildMissing, arm},
+		{"index, other node", amd64, index, Runs, amd},
+		{"single, lost layer", amd64, one, BuildMissing, v1.Hash{}},
+		{"single on the wrong architecture stays that", arm64, one, WrongArchitecture, v1.Hash{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := OnNode(tc.node, tc.f)
+			if v.Outcome != tc.want || v.Manifest != tc.manifest {
+				t.Errorf("OnNode = %+v, want outcome %v, manifest %v", v, tc.want, tc.manifest)
+			}
+			if tc.want == BuildMissing && !strings.Contains(v.Reason, "not found") {
+				t.Errorf("reason %q does not say how the pull fails", v.Reason)
+			}
+		})
+	}
+}

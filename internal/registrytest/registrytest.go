@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -35,6 +36,8 @@ type Registry struct {
 	manifestHeads  atomic.Int64
 	requests       atomic.Int64
 	hanging        atomic.Bool
+	mu             sync.Mutex
+	served         map[string]int // by "METHOD /path"
 }
 
 // Option configures New.
@@ -49,13 +52,16 @@ func WithBasicAuth(user, password string) Option {
 // New starts a registry on loopback; it stops when the test ends.
 func New(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
-	r := &Registry{}
+	r := &Registry{served: map[string]int{}}
 	for _, o := range opts {
 		o(r)
 	}
 	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.requests.Add(1)
+		r.mu.Lock()
+		r.served[req.Method+" "+req.URL.Path]++
+		r.mu.Unlock()
 		if strings.Contains(req.URL.Path, "/manifests/") {
 			switch req.Method {
 			case http.MethodGet:
@@ -97,6 +103,14 @@ func (r *Registry) ManifestRequests() (gets, heads int64) {
 // Hang makes every request from now on wait, unanswered, until its client
 // gives up: a registry that stops answering mid-run.
 func (r *Registry) Hang() { r.hanging.Store(true) }
+
+// Served counts the requests of method for path served so far, e.g.
+// Served("HEAD", "/v2/team/app/blobs/sha256:…").
+func (r *Registry) Served(method, path string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.served[method+" "+path]
+}
 
 // Requests counts every request served so far.
 func (r *Registry) Requests() int64 { return r.requests.Load() }
@@ -143,4 +157,36 @@ func (r *Registry) PushIndex(t testing.TB, repoAndTag string, platforms ...v1.Pl
 func (r *Registry) DockerConfig() []byte {
 	auth := base64.StdEncoding.EncodeToString([]byte(r.user + ":" + r.password))
 	return []byte(fmt.Sprintf(`{"auths":{%q:{"username":%q,"password":%q,"auth":%q}}}`, r.Host, r.user, r.password, auth))
+}
+
+// DeleteManifest deletes the manifest repo@digest, as a registry's garbage
+// collection or an operator does, leaving whatever names it (an index)
+// pointing at nothing.
+func (r *Registry) DeleteManifest(t testing.TB, repo string, digest v1.Hash) {
+	t.Helper()
+	if err := remote.Delete(r.parse(t, repo+"@"+digest.String()), r.writeOptions()...); err != nil {
+		t.Fatalf("registrytest: delete manifest: %v", err)
+	}
+}
+
+// DeleteBlob deletes the blob digest (a config or layer), as a half-pushed
+// or garbage-collected image lacks it. The in-process registry keeps one
+// blob store for all repositories: the blob is gone from every one.
+func (r *Registry) DeleteBlob(t testing.TB, digest v1.Hash) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, r.Server.URL+"/v2/any/blobs/"+digest.String(), nil)
+	if err != nil {
+		t.Fatalf("registrytest: %v", err)
+	}
+	if r.user != "" {
+		req.SetBasicAuth(r.user, r.password)
+	}
+	resp, err := r.Server.Client().Do(req)
+	if err != nil {
+		t.Fatalf("registrytest: delete blob: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("registrytest: delete blob %s: %s", digest, resp.Status)
+	}
 }

@@ -108,28 +108,28 @@ func headCannotAnswer(err error) bool {
 // factsOf reads the manifest of ref's repository at dgst. An index gives its
 // platforms; a single image its config's. remote.Image is never used on an
 // index: it would silently pick linux/amd64.
-func (r *Resolver) factsOf(ctx context.Context, ref image.Reference, dgst, original string, auth authn.Authenticator) (image.Facts, error) {
+func (r *Resolver) factsOf(ctx context.Context, ref image.Reference, dgst, original string, auth authn.Authenticator) (known, error) {
 	repo, err := r.repository(ref)
 	if err != nil {
-		return image.Facts{}, unnameable(original, ref, err)
+		return known{}, unnameable(original, ref, err)
 	}
 	nref := repo.Digest(dgst)
 	p, err := r.puller(ctx, auth)
 	if err != nil {
-		return image.Facts{}, Classify(original, ref.Registry, err)
+		return known{}, Classify(original, ref.Registry, err)
 	}
 	d, err := p.Get(ctx, nref)
 	if err != nil {
-		return image.Facts{}, Classify(original, ref.Registry, err)
+		return known{}, Classify(original, ref.Registry, err)
 	}
-	f, err := platformsOf(d)
+	k, err := platformsOf(d)
 	if err != nil {
-		return image.Facts{}, Classify(original, ref.Registry, err)
+		return known{}, Classify(original, ref.Registry, err)
 	}
-	return f, nil
+	return k, nil
 }
 
-func platformsOf(d *remote.Descriptor) (image.Facts, error) {
+func platformsOf(d *remote.Descriptor) (known, error) {
 	mt := d.MediaType
 	if !mt.IsIndex() && !mt.IsImage() && !mt.IsSchema1() {
 		// Some registries send a wrong or no Content-Type; the manifest
@@ -137,11 +137,12 @@ func platformsOf(d *remote.Descriptor) (image.Facts, error) {
 		mt = sniffMediaType(d.Manifest)
 	}
 	f := image.Facts{Digest: d.Digest, MediaType: mt}
+	var blobs []v1.Descriptor
 	switch {
 	case mt.IsIndex():
 		im, err := v1.ParseIndexManifest(bytes.NewReader(d.Manifest))
 		if err != nil {
-			return image.Facts{}, &badResponseError{what: "index manifest does not parse", err: err}
+			return known{}, &badResponseError{what: "index manifest does not parse", err: err}
 		}
 		for _, m := range im.Manifests {
 			switch {
@@ -150,10 +151,11 @@ func platformsOf(d *remote.Descriptor) (image.Facts, error) {
 				// its config's instead (core/images/image.go Manifest).
 				p, err := childPlatform(d, m.Digest)
 				if err != nil {
-					return image.Facts{}, err
+					return known{}, err
 				}
 				if p != nil {
 					f.Platforms = append(f.Platforms, *p)
+					f.Manifests = append(f.Manifests, m.Digest)
 				}
 			case m.Platform == nil, m.Platform.OS == "unknown":
 				// Attestations (unknown/unknown) match no node; a nested
@@ -161,20 +163,30 @@ func platformsOf(d *remote.Descriptor) (image.Facts, error) {
 				continue
 			default:
 				f.Platforms = append(f.Platforms, *m.Platform)
+				f.Manifests = append(f.Manifests, m.Digest)
 			}
 		}
 	case mt.IsImage():
 		img, err := d.Image()
 		if err != nil {
-			return image.Facts{}, &badResponseError{what: "image manifest does not parse", err: err}
+			return known{}, &badResponseError{what: "image manifest does not parse", err: err}
 		}
+		m, err := img.Manifest()
+		if err != nil {
+			return known{}, &badResponseError{what: "image manifest does not parse", err: err}
+		}
+		blobs = blobsOfManifest(m)
 		cfg, err := img.ConfigFile()
+		if b, ok := brokenBy(d.Digest, image.PartConfig, m.Config.Digest, err); ok {
+			// The pull fails on the config whatever the node.
+			return known{facts: f, blobs: blobs, broken: []image.Broken{b}}, nil
+		}
 		if err != nil {
 			var te *transport.Error
 			if errors.As(err, &te) {
-				return image.Facts{}, err
+				return known{}, err
 			}
-			return image.Facts{}, &badResponseError{what: "image config does not parse", err: err}
+			return known{}, &badResponseError{what: "image config does not parse", err: err}
 		}
 		if p := cfg.Platform(); p != nil {
 			f.Platforms = []v1.Platform{*p}
@@ -183,9 +195,9 @@ func platformsOf(d *remote.Descriptor) (image.Facts, error) {
 		// Docker schema 1 names no platform pullguard can trust; policy
 		// decides what an image without platforms means.
 	default:
-		return image.Facts{}, &badResponseError{what: "answer is not an image manifest (media type " + quoteMT(d.MediaType) + ")"}
+		return known{}, &badResponseError{what: "answer is not an image manifest (media type " + quoteMT(d.MediaType) + ")"}
 	}
-	return f, nil
+	return known{facts: f, blobs: blobs}, nil
 }
 
 // childPlatform is the config platform of the index d's image manifest

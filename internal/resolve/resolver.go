@@ -39,7 +39,20 @@ type Resolver struct {
 	bodyMemory    int64
 
 	tags  *cache.Cache[v1.Hash]
-	facts *cache.Cache[image.Facts]
+	facts *cache.Cache[known]
+	// manifests keeps, by digest, the blobs of index entries verified;
+	// blobs the blobs found (for the tag TTL: a blob can be deleted).
+	manifests *cache.Cache[[]v1.Descriptor]
+	blobs     *cache.Cache[struct{}]
+}
+
+// known is what is kept of a manifest read by digest: its facts and, for a
+// single manifest, the blobs it names (config first), for VerifyLayers,
+// and its config when the registry lacks it.
+type known struct {
+	facts  image.Facts
+	blobs  []v1.Descriptor
+	broken []image.Broken
 }
 
 var _ Lookup = (*Resolver)(nil)
@@ -70,7 +83,9 @@ func New(opts ...Option) *Resolver {
 		budget: semaphore.NewWeighted(r.bodyMemory),
 	}}
 	r.tags = cache.New[v1.Hash](r.tagSize, r.maxFlight)
-	r.facts = cache.New[image.Facts](r.digestSize, r.maxFlight)
+	r.facts = cache.New[known](r.digestSize, r.maxFlight)
+	r.manifests = cache.New[[]v1.Descriptor](r.digestSize, r.maxFlight)
+	r.blobs = cache.New[struct{}](r.digestSize, r.maxFlight)
 	return r
 }
 
@@ -90,14 +105,15 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (image.Facts, error
 	if ref.Original == "" {
 		ref.Original = ref.String() // errors name the image somehow
 	}
+	w := verification{platforms: req.Platforms, depth: req.Depth}
 	rule, onMirror, ok, err := image.MirrorFor(req.Mirrors, ref)
 	if err != nil {
 		return image.Facts{}, err
 	}
 	if !ok {
-		return r.resolveAt(ctx, ref, ref.Original, req.Credentials)
+		return r.resolveAt(ctx, ref, ref.Original, req.Credentials, w)
 	}
-	facts, err := r.resolveAt(ctx, onMirror, ref.Original, req.Credentials)
+	facts, err := r.resolveAt(ctx, onMirror, ref.Original, req.Credentials, w)
 	if err == nil || !rule.FallbackToSource || ctx.Err() != nil {
 		return facts, err
 	}
@@ -105,7 +121,7 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (image.Facts, error
 	// the source: runtimes (containerd's hosts.toml) fall back the same way,
 	// so the pull would still succeed from there.
 	r.log.V(1).Info("mirror failed, asking the source", "mirror", onMirror.Registry, "registry", ref.Registry, "class", classOf(err))
-	return r.resolveAt(ctx, ref, ref.Original, req.Credentials)
+	return r.resolveAt(ctx, ref, ref.Original, req.Credentials, w)
 }
 
 // resolveAt resolves ref at its own repository with the credentials the
@@ -117,7 +133,7 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (image.Facts, error
 // success is kept is tried first (whichever credential pulls, the kubelet
 // pulls the same image), and a credential equal to one tried already shares
 // its answer.
-func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original string, creds Credentials) (image.Facts, error) {
+func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original string, creds Credentials, w verification) (image.Facts, error) {
 	var cands []keychain.Credential
 	if creds != nil {
 		var err error
@@ -126,7 +142,7 @@ func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original 
 		}
 	}
 	if len(cands) == 0 {
-		facts, err := r.resolveWith(ctx, ref, original, keychain.Credential{})
+		facts, err := r.resolveWith(ctx, ref, original, keychain.Credential{}, w)
 		if err != nil {
 			return image.Facts{}, r.failure(original, ref, err)
 		}
@@ -139,7 +155,7 @@ func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original 
 	for _, c := range cands {
 		e, seen := answers[c.Identity]
 		if !seen {
-			facts, err := r.resolveWith(ctx, ref, original, c)
+			facts, err := r.resolveWith(ctx, ref, original, c, w)
 			if err == nil {
 				return facts, nil
 			}
@@ -234,7 +250,7 @@ func factsKey(identity string, ref image.Reference, dgst string) string {
 // resolveWith resolves ref with one credential. Cache keys carry the
 // credential's identity, so an answer obtained with it is only served to
 // callers that hold it ("" for anonymous answers, which anyone may have).
-func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, original string, cred keychain.Credential) (image.Facts, error) {
+func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, original string, cred keychain.Credential, w verification) (image.Facts, error) {
 	auth := cred.Authenticator()
 	dgst := ref.Digest
 	if dgst == "" {
@@ -247,14 +263,26 @@ func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, origina
 		}
 		dgst = h.String()
 	}
-	facts, _, err := r.facts.Do(ctx, factsKey(cred.Identity, ref, dgst), func(ctx context.Context) (image.Facts, time.Duration, error) {
-		f, err := r.factsOf(ctx, ref, dgst, original, auth)
-		return f, r.keep(err, cache.Forever), err
+	k, _, err := r.facts.Do(ctx, factsKey(cred.Identity, ref, dgst), func(ctx context.Context) (known, time.Duration, error) {
+		k, err := r.factsOf(ctx, ref, dgst, original, auth)
+		if len(k.broken) > 0 {
+			// Kept as briefly as a NotFound: the blob may be pushed again.
+			return k, r.notFoundTTL, err
+		}
+		return k, r.keep(err, cache.Forever), err
 	})
 	if err != nil {
 		return image.Facts{}, err
 	}
+	facts := k.facts
 	facts.Platforms = slices.Clone(facts.Platforms)
+	facts.Manifests = slices.Clone(facts.Manifests)
+	facts.Broken = slices.Clone(k.broken)
+	if len(facts.Broken) == 0 {
+		if facts.Broken, err = r.verify(ctx, ref, original, cred.Identity, auth, facts, k.blobs, w); err != nil {
+			return image.Facts{}, err
+		}
+	}
 	facts.ResolvedRepository = ref.Repository
 	if l := r.log.V(1); l.Enabled() { // spares the warm path the boxing
 		l.Info("resolved", "registry", ref.Registry, "repository", ref.Repository, "digest", facts.Digest.String())

@@ -1,10 +1,14 @@
-// Package resolve turns an image reference into facts about it — its digest and
-// the platforms it has — by asking the image's registry with go-containerregistry,
-// and classifies every failure into one of image's finding classes.
+// Package resolve turns an image reference into facts about it — its digest,
+// the platforms it has, and what of the content a node would pull its
+// registry does not have (verify.go) — by asking the image's registry with
+// go-containerregistry, and classifies every failure into one of image's
+// finding classes.
 package resolve
 
 import (
 	"context"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/keychain"
@@ -34,6 +38,11 @@ type Request struct {
 	Ref         image.Reference
 	Credentials Credentials // nil means anonymous
 	Mirrors     []image.Mirror
+	// Platforms are those of the nodes the pod can land on: the index
+	// entry each would pull is verified to Depth. None verifies no entry
+	// (a single manifest's blobs still are, at VerifyLayers).
+	Platforms []v1.Platform
+	Depth     image.Depth
 }
 
 // Lookup is what the front doors need from a resolver; tests can give a fake.

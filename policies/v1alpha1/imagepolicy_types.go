@@ -60,6 +60,19 @@ const (
 	PinDigest PinDigests = "Digest"
 )
 
+// Verify says how much of an image pullguard makes sure its registry has.
+// +kubebuilder:validation:Enum=Manifests;Layers
+type Verify string
+
+const (
+	// VerifyManifests fetches the manifest a node of each platform the pod
+	// can land on would pull (by digest, cached), which must exist and parse.
+	VerifyManifests Verify = "Manifests"
+	// VerifyLayers also asks the registry for the config and every layer of
+	// those manifests (HEAD, which Docker Hub does not count as a pull).
+	VerifyLayers Verify = "Layers"
+)
+
 // ImagePattern is a glob on a fully qualified image reference or repository,
 // where "*" matches any run of characters, "/" included
 // ("registry.k8s.io/*", "ghcr.io/acme/api:*"). "docker.io" also matches
@@ -181,6 +194,14 @@ type ImagePolicySpec struct {
 	// +listMapKey=from
 	// +kubebuilder:validation:MaxItems=32
 	Mirrors []Mirror `json:"mirrors,omitempty"`
+
+	// Verify is how much of each image pullguard makes sure the registry
+	// really has: Manifests (the manifest each node would pull) or Layers
+	// (and every blob it names). An index can name content the registry
+	// lost, and the pull then fails although the tag resolves.
+	// +kubebuilder:default=Manifests
+	// +optional
+	Verify Verify `json:"verify,omitempty"`
 
 	// PlatformAffinity, when an image runs on only some of the platforms the
 	// pod could land on, restricts the pod with node affinity instead of warning.

@@ -3,6 +3,7 @@ package bed
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -31,7 +32,26 @@ type Image struct {
 	Programs  Programs
 	// Index makes an index even of one platform.
 	Index bool
+	// Lose deletes part of the image from its registry once pushed, as
+	// garbage collection, a deletion or a half-finished push leaves it.
+	Lose Loss
 }
+
+// Loss is what Image.Lose deletes.
+type Loss int
+
+const (
+	// LoseNothing keeps the image whole.
+	LoseNothing Loss = iota
+	// LoseEntry deletes an index's manifest for its first platform.
+	LoseEntry
+	// LoseConfig deletes the config blob of a single image, or of an
+	// index's manifest for its first platform.
+	LoseConfig
+	// LoseLayer deletes the first layer blob, of a single image or of an
+	// index's manifest for its first platform.
+	LoseLayer
+)
 
 // Ref is the image's reference as manifests write it.
 func (im Image) Ref() string { return im.Registry.Ref(im.Repo, im.Tag) }
@@ -63,6 +83,9 @@ func Push(ctx context.Context, ca *Authority, images []Image) (Digests, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("push %q: %w", written, err)
+		}
+		if err := lose(ctx, ca, im, ref.Context().Digest(h.String()), opts); err != nil {
+			return nil, fmt.Errorf("lose part of %q: %w", written, err)
 		}
 		out[written] = h
 	}
@@ -107,4 +130,65 @@ func copyIndex(src string, dst name.Reference, opts []remote.Option) (v1.Hash, e
 		return v1.Hash{}, err
 	}
 	return idx.Digest()
+}
+
+// lose deletes what im.Lose names of the image pushed at at.
+func lose(ctx context.Context, ca *Authority, im Image, at name.Digest, opts []remote.Option) error {
+	if im.Lose == LoseNothing {
+		return nil
+	}
+	desc, err := remote.Get(at, opts...)
+	if err != nil {
+		return err
+	}
+	manifest := at
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return err
+		}
+		list, err := idx.IndexManifest()
+		if err != nil {
+			return err
+		}
+		manifest = at.Context().Digest(list.Manifests[0].Digest.String())
+		if im.Lose == LoseEntry {
+			return remote.Delete(manifest, opts...)
+		}
+	}
+	img, err := remote.Image(manifest, opts...)
+	if err != nil {
+		return err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	blob := m.Config.Digest
+	if im.Lose == LoseLayer {
+		blob = m.Layers[0].Digest
+	}
+	return deleteBlob(ctx, ca, im.Registry, at.Context().RepositoryStr(), blob)
+}
+
+// deleteBlob deletes a blob from repo with the distribution registry's API
+// (deletes are enabled in the bed's registries).
+func deleteBlob(ctx context.Context, ca *Authority, reg *Registry, repo string, blob v1.Hash) error {
+	u := fmt.Sprintf("https://%s/v2/%s/blobs/%s", reg.Host, repo, blob)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	if err != nil {
+		return err
+	}
+	if reg.User != "" {
+		req.SetBasicAuth(reg.User, reg.Password)
+	}
+	resp, err := (&http.Client{Transport: ca.Transport()}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("DELETE %s: %s", u, resp.Status)
+	}
+	return nil
 }

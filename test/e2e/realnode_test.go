@@ -35,6 +35,7 @@ const (
 	rnGuarded = "rn-guarded" // the built-in policy
 	rnPin     = "rn-pin"     // policy rn-pin: pinDigests TagAndDigest
 	rnMirror  = "rn-mirror"  // policy rn-mirror: rn/src/ through rn/mirror/
+	rnLayers  = "rn-layers"  // policy rn-layers: verify Layers
 )
 
 // Pull secrets and service accounts in rnIgnored and rnGuarded.
@@ -110,7 +111,18 @@ func realImages(b *bed.Bed) []bed.Image {
 		img(pub, "rn/deploy", "v1", amd64...),
 		img(pub, "rn/deploy", "v2", amd64...),
 		img(priv, "rn/private", "v1", amd64...),
+		lost(index("rn/lost-entry", bed.AMD64, bed.ARM64), bed.LoseEntry),
+		lost(index("rn/lost-other-entry", bed.ARM64, bed.AMD64), bed.LoseEntry),
+		lost(img(pub, "rn/lost-config", "v1", amd64...), bed.LoseConfig),
+		lost(img(pub, "rn/lost-layer", "v1", amd64...), bed.LoseLayer),
+		lost(index("rn/lost-entry-layer", bed.AMD64, bed.ARM64), bed.LoseLayer),
 	}
+}
+
+// lost is im with part of it deleted from its registry after the push.
+func lost(im bed.Image, what bed.Loss) bed.Image {
+	im.Lose = what
+	return im
 }
 
 // realScenario is one pod judged twice: its reality and pullguard's verdict.
@@ -242,6 +254,14 @@ var realScenarios = []realScenario{
 	// image is on the node (containerd pins it); rn/never was never pulled.
 	{name: "never-pull-present", spec: never(one(pubImage(bed.PauseRepo, bed.PauseTag))), want: outRunning},
 	{name: "never-pull-absent", spec: never(one(pubImage("rn/never", "v1"))), want: outNeverPull},
+	// The registry lost part of the image (bed.Loss): a pull fails on
+	// the first blob or manifest it cannot fetch, and only there.
+	{name: "lost-entry", spec: one(pubImage("rn/lost-entry", "v1")), want: outErrImagePull},
+	{name: "lost-entry-of-another-platform", spec: one(pubImage("rn/lost-other-entry", "v1")), want: outRunning},
+	{name: "lost-config", spec: one(pubImage("rn/lost-config", "v1")), want: outErrImagePull},
+	// Layers are only asked for at spec.verify Layers.
+	{name: "lost-layer", ns: rnLayers, spec: one(pubImage("rn/lost-layer", "v1")), want: outErrImagePull},
+	{name: "lost-entry-layer", ns: rnLayers, spec: one(pubImage("rn/lost-entry-layer", "v1")), want: outErrImagePull},
 	// The rewritten pods must really run.
 	{name: "pinned", ns: rnPin, spec: one(pubImage("rn/pin", "v1")), want: outRunning},
 	{name: "mirrored", ns: rnMirror, spec: one(pubImage("rn/src/app", "v1")), want: outRunning},
@@ -381,6 +401,7 @@ func createRealObjects(ctx context.Context, b *bed.Bed) error {
 		rnGuarded: nil,
 		rnPin:     {caseLabel: "rn-pin"},
 		rnMirror:  {caseLabel: "rn-mirror"},
+		rnLayers:  {caseLabel: "rn-layers"},
 	} {
 		if err := bed.CreateNamespace(ctx, c, ns, labels); err != nil {
 			return err
@@ -424,7 +445,9 @@ func createRealObjects(ctx context.Context, b *bed.Bed) error {
 		From: v1alpha1.RegistryPrefix(b.Public.Host + "/rn/src"),
 		To:   v1alpha1.RegistryPrefix(b.Public.Host + "/rn/mirror"),
 	}}
-	for _, p := range []*v1alpha1.ImagePolicy{pin, mirror} {
+	layers := selecting("rn-layers")
+	layers.Spec.Verify = v1alpha1.VerifyLayers
+	for _, p := range []*v1alpha1.ImagePolicy{pin, mirror, layers} {
 		if err := c.Create(ctx, p); err != nil {
 			return fmt.Errorf("image policy %q: %w", p.Name, err)
 		}
