@@ -112,6 +112,10 @@ func (r *Registry) Served(method, path string) int {
 	return r.served[method+" "+path]
 }
 
+// Resume ends Hang: requests are answered again (those already waiting
+// stay unanswered).
+func (r *Registry) Resume() { r.hanging.Store(false) }
+
 // Requests counts every request served so far.
 func (r *Registry) Requests() int64 { return r.requests.Load() }
 

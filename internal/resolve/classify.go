@@ -77,6 +77,10 @@ func classify(err error) (image.Class, int, string) {
 		}
 		return image.Unreachable, 0, big.Error()
 	}
+	var stalled *registryStalledError
+	if errors.As(err, &stalled) {
+		return image.Unreachable, 0, stalled.Error()
+	}
 	var loop *redirectLoopError
 	if errors.As(err, &loop) {
 		return image.Unreachable, 0, "registry sent a " + loop.Error()

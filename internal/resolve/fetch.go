@@ -100,6 +100,9 @@ func headCannotAnswer(err error) bool {
 	if _, _, blocked := classifyBlocked(err); blocked {
 		return false
 	}
+	if errors.As(err, new(*registryStalledError)) {
+		return false
+	}
 	// Left: go-containerregistry's complaints about missing or bad
 	// Content-Type, Content-Length or Docker-Content-Digest headers.
 	return true

@@ -97,3 +97,14 @@ func WithUserAgent(ua string) Option {
 func WithBodyMemory(bytes int64) Option {
 	return func(r *Resolver) { r.bodyMemory = max(bytes, maxBlobBytes) }
 }
+
+// WithStallAfter sets how long a registry may leave every request to it
+// unanswered before further requests to it fail at once (stall.go;
+// default DefaultStallAfter).
+func WithStallAfter(d time.Duration) Option {
+	return func(r *Resolver) {
+		if d > 0 {
+			r.stallAfter = d
+		}
+	}
+}

@@ -37,6 +37,7 @@ type Resolver struct {
 	maxTags       int
 	userAgent     string
 	bodyMemory    int64
+	stallAfter    time.Duration
 
 	tags  *cache.Cache[v1.Hash]
 	facts *cache.Cache[known]
@@ -72,6 +73,7 @@ func New(opts ...Option) *Resolver {
 		maxTags:       DefaultMaxListedTags,
 		userAgent:     DefaultUserAgent,
 		bodyMemory:    DefaultBodyMemory,
+		stallAfter:    DefaultStallAfter,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -79,7 +81,7 @@ func New(opts ...Option) *Resolver {
 		}
 	}
 	r.transport = redirectLimit{next: bodyLimit{
-		next:   withInsecureTLS(r.transport, r.insecure, r.isInsecure),
+		next:   newStallGuard(withInsecureTLS(r.transport, r.insecure, r.isInsecure), r.stallAfter, DefaultStallProbe),
 		budget: semaphore.NewWeighted(r.bodyMemory),
 	}}
 	r.tags = cache.New[v1.Hash](r.tagSize, r.maxFlight)
