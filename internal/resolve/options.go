@@ -27,6 +27,10 @@ const (
 	DefaultMaxListedTags = 10000
 	// DefaultUserAgent is sent to registries.
 	DefaultUserAgent = "pullguard"
+	// DefaultMaxWaiting bounds the lookups of one registry under way at
+	// once (Resolver.enter): at 1,000 admissions a second and a second's
+	// latency, about as many as an answering registry ever has.
+	DefaultMaxWaiting = 1024
 )
 
 // Option configures a Resolver.
@@ -105,6 +109,16 @@ func WithStallAfter(d time.Duration) Option {
 	return func(r *Resolver) {
 		if d > 0 {
 			r.stallAfter = d
+		}
+	}
+}
+
+// WithMaxWaiting bounds the lookups of one registry under way at once;
+// more fail at once as Unreachable (default DefaultMaxWaiting).
+func WithMaxWaiting(n int) Option {
+	return func(r *Resolver) {
+		if n > 0 {
+			r.maxWaiting = n
 		}
 	}
 }

@@ -2,10 +2,12 @@ package resolve
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -38,6 +40,10 @@ type Resolver struct {
 	userAgent     string
 	bodyMemory    int64
 	stallAfter    time.Duration
+	maxWaiting    int
+
+	waitMu  sync.Mutex
+	waiting map[string]int // lookups under way, by registry host
 
 	tags  *cache.Cache[v1.Hash]
 	facts *cache.Cache[known]
@@ -74,6 +80,8 @@ func New(opts ...Option) *Resolver {
 		userAgent:     DefaultUserAgent,
 		bodyMemory:    DefaultBodyMemory,
 		stallAfter:    DefaultStallAfter,
+		maxWaiting:    DefaultMaxWaiting,
+		waiting:       map[string]int{},
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -136,6 +144,11 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (image.Facts, error
 // pulls the same image), and a credential equal to one tried already shares
 // its answer.
 func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original string, creds Credentials, w verification) (image.Facts, error) {
+	done, err := r.enter(ref.Registry)
+	if err != nil {
+		return image.Facts{}, &image.Error{Class: image.Unreachable, Image: original, Registry: ref.Registry, Reason: err.Error(), Err: err}
+	}
+	defer done()
 	var cands []keychain.Credential
 	if creds != nil {
 		var err error
@@ -176,6 +189,27 @@ func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original 
 	e := verdict(fails)
 	e.Tried = tried
 	return image.Facts{}, e
+}
+
+// enter counts a lookup of registry under way, or refuses it when
+// maxWaiting are already: each holds an admission and its connection, so a
+// registry that stops answering would otherwise gather every admission
+// that names it until the stall guard gives its request up. A registry
+// that answers keeps the count near rate × latency, far below the bound.
+func (r *Resolver) enter(registry string) (func(), error) {
+	r.waitMu.Lock()
+	defer r.waitMu.Unlock()
+	if r.waiting[registry] >= r.maxWaiting {
+		return nil, fmt.Errorf("%d lookups of registry %s are waiting for its answers already; pullguard does not queue more", r.maxWaiting, registry)
+	}
+	r.waiting[registry]++
+	return func() {
+		r.waitMu.Lock()
+		defer r.waitMu.Unlock()
+		if r.waiting[registry]--; r.waiting[registry] <= 0 {
+			delete(r.waiting, registry)
+		}
+	}, nil
 }
 
 // keptFirst moves the first credential whose answer for ref is kept to the

@@ -126,3 +126,55 @@ func TestHungRegistryFailsFast(t *testing.T) {
 		t.Fatalf("registry answers again, lookup: %v", err)
 	}
 }
+
+// TestLookupsWaitingAreBounded: past the bound, lookups of a registry that
+// keeps them all waiting fail at once instead of queueing; the bound is per
+// registry, and frees as lookups end.
+func TestLookupsWaitingAreBounded(t *testing.T) {
+	t.Parallel()
+	hung, other := registrytest.New(t), registrytest.New(t)
+	hung.PushIndex(t, "team/app:v1", linuxAMD64)
+	other.PushIndex(t, "team/app:v1", linuxAMD64)
+	hung.Hang()
+	r := New(WithMaxWaiting(2), WithStallAfter(time.Second))
+	parse := func(s string) image.Reference {
+		ref, err := image.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	ctx, cancel := context.WithTimeout(testContext(t), time.Second)
+	defer cancel()
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := r.Resolve(ctx, Request{Ref: parse(hung.Ref("team/app:v1"))})
+			errs <- err
+		}()
+	}
+	waitFor(t, func() bool { r.waitMu.Lock(); defer r.waitMu.Unlock(); return r.waiting[hung.Host] == 2 })
+	start := time.Now()
+	_, err := r.Resolve(ctx, Request{Ref: parse(hung.Ref("team/app:v1"))})
+	if classOf(err) != image.Unreachable || !strings.Contains(err.Error(), "waiting") || time.Since(start) > 100*time.Millisecond {
+		t.Fatalf("third lookup: %v after %s; want Unreachable at once", err, time.Since(start))
+	}
+	if _, err := r.Resolve(ctx, Request{Ref: parse(other.Ref("team/app:v1"))}); err != nil {
+		t.Fatalf("another registry: %v", err)
+	}
+	for range 2 {
+		<-errs
+	}
+	waitFor(t, func() bool { r.waitMu.Lock(); defer r.waitMu.Unlock(); return len(r.waiting) == 0 })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
