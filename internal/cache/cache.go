@@ -101,6 +101,45 @@ func (c *Cache[V]) Do(ctx context.Context, key string, fn func(ctx context.Conte
 	}
 }
 
+// DoStale is Do, except when key holds no live result but a success that
+// expired at most grace ago: then it returns that at once, with stale
+// true, and refreshes the key with one flight in the background (whose
+// result the next callers get). A refresh that fails leaves the old
+// success to be served until grace has passed; one that is kept (a
+// confirmed NotFound, say) is served from then on.
+func (c *Cache[V]) DoStale(ctx context.Context, key string, grace time.Duration, fn func(ctx context.Context) (V, time.Duration, error)) (v V, stale bool, err error) {
+	if _, ok := c.lookup(key); !ok && grace > 0 {
+		if e, ok := c.lru.Peek(key); ok && e.err == nil && !e.expires.IsZero() && c.now().Sub(e.expires) <= grace {
+			c.hits.Add(1)
+			c.flights.DoChan(key, func() (any, error) { // nobody waits on it
+				return c.fly(ctx, key, fn), nil
+			})
+			return e.val, true, nil
+		}
+	}
+	v, _, err = c.Do(ctx, key, fn)
+	return v, false, err
+}
+
+// Fill keeps v for key for ttl, as a flight of the key would (it waits for
+// one under way and keeps that one's result instead), without counting a
+// hit or a miss: for a result another call brought in with its own.
+func (c *Cache[V]) Fill(key string, v V, ttl time.Duration) {
+	<-c.flights.DoChan(key, func() (any, error) {
+		return c.fly(context.Background(), key, func(context.Context) (V, time.Duration, error) { return v, ttl, nil }), nil
+	})
+}
+
+// Last returns key's last success, live or expired (while the LRU holds
+// it), without counting a hit or a miss: what a refresh compares with.
+func (c *Cache[V]) Last(key string) (V, bool) {
+	if e, ok := c.lru.Peek(key); ok && e.err == nil {
+		return e.val, true
+	}
+	var zero V
+	return zero, false
+}
+
 // Kept reports whether key holds a live success, without counting a hit
 // or a miss: callers holding several keys for one answer ask which to try
 // first.

@@ -450,3 +450,65 @@ func BenchmarkWarmHit(b *testing.B) {
 		}
 	})
 }
+
+// TestDoStale: an expired success is served at once within the grace,
+// while one background flight refreshes it; a refresh that fails keeps it
+// served (until the grace ends); a refresh that is kept replaces it.
+func TestDoStale(t *testing.T) {
+	t.Parallel()
+	c := New[string](8, time.Second)
+	now := time.Unix(1000, 0)
+	c.now = func() time.Time { return now }
+	ctx := context.Background()
+	var calls atomic.Int32
+	answer := func(v string, ttl time.Duration, err error) func(context.Context) (string, time.Duration, error) {
+		return func(context.Context) (string, time.Duration, error) {
+			calls.Add(1)
+			return v, ttl, err
+		}
+	}
+	if v, stale, err := c.DoStale(ctx, "k", time.Minute, answer("v1", time.Second, nil)); v != "v1" || stale || err != nil {
+		t.Fatalf("cold: %q %v %v", v, stale, err)
+	}
+	now = now.Add(2 * time.Second) // expired a second ago
+	refreshed := make(chan struct{})
+	failing := func(context.Context) (string, time.Duration, error) {
+		defer close(refreshed)
+		calls.Add(1)
+		return "", 0, errors.New("registry down")
+	}
+	if v, stale, err := c.DoStale(ctx, "k", time.Minute, failing); v != "v1" || !stale || err != nil {
+		t.Fatalf("expired within grace: %q %v %v, want v1 served stale", v, stale, err)
+	}
+	<-refreshed
+	waitFlights(t, c, "k")
+	if v, stale, _ := c.DoStale(ctx, "k", time.Minute, answer("v2", time.Second, nil)); v != "v1" || !stale {
+		t.Fatalf("after a failed refresh: %q %v, want v1 still", v, stale)
+	}
+	waitFlights(t, c, "k")
+	if v, stale, err := c.DoStale(ctx, "k", time.Minute, answer("v3", time.Second, nil)); v != "v2" || stale || err != nil {
+		t.Fatalf("after a kept refresh: %q %v %v, want v2 live", v, stale, err)
+	}
+	now = now.Add(2 * time.Minute) // past the grace
+	if v, stale, _ := c.DoStale(ctx, "k", time.Minute, answer("v4", time.Second, nil)); v != "v4" || stale {
+		t.Fatalf("past the grace: %q %v, want a fresh v4", v, stale)
+	}
+	if got := calls.Load(); got != 4 {
+		t.Errorf("%d calls, want 4 (cold, failed refresh, refresh, past grace)", got)
+	}
+}
+
+// waitFlights waits until no flight of key is under way.
+func waitFlights(t *testing.T, c *Cache[string], key string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		c.flights.Do(key, func() (any, error) { return nil, nil }) // queues behind a running flight
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a flight of the key did not end")
+	}
+}

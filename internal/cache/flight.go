@@ -51,8 +51,11 @@ func (c *Cache[V]) fly(parent context.Context, key string, fn func(context.Conte
 	e := entry[V]{val: val, err: err}
 	switch {
 	case ttl <= 0:
-		// Drop an expired predecessor so it is not held for nothing.
-		c.lru.Remove(key)
+		// An expired success stays for DoStale, which may serve it for
+		// a while yet; an expired failure is held for nothing.
+		if old, ok := c.lru.Peek(key); ok && old.err != nil {
+			c.lru.Remove(key)
+		}
 	case ttl == Forever:
 		c.lru.Add(key, e)
 	default:

@@ -9,8 +9,10 @@ import (
 )
 
 // DefaultParallelism bounds how many images of one object ResolveAll asks
-// for at once.
-const DefaultParallelism = 8
+// for at once: enough that a pod's images cost about one round trip per
+// registry. What bounds the load on one registry is the resolver's limit
+// per registry (WithMaxWaiting), not the object.
+const DefaultParallelism = 64
 
 // Outcome is the answer to one Request of ResolveAll.
 type Outcome struct {

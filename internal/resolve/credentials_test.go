@@ -46,15 +46,15 @@ func TestCredentialsTriedInOrder(t *testing.T) {
 	if err := ask(secretsFor(t, reg.host, "wrong", "right")); err != nil {
 		t.Fatalf("wrong then right: %v", err)
 	}
-	heads := reg.count("HEAD /v2/multi/manifests/1.0")
+	heads := reg.count("GET /v2/multi/manifests/1.0")
 	if heads != 2 {
-		t.Errorf("%d HEADs, want one per credential", heads)
+		t.Errorf("%d tag requests, want one per credential", heads)
 	}
 	if err := ask(secretsFor(t, reg.host, "wrong", "other", "right")); err != nil {
 		t.Fatalf("warm, right third: %v", err)
 	}
-	if got := reg.count("HEAD /v2/multi/manifests/1.0"); got != heads {
-		t.Errorf("warm lookup made %d more HEADs, want none", got-heads)
+	if got := reg.count("GET /v2/multi/manifests/1.0"); got != heads {
+		t.Errorf("warm lookup made %d more tag requests, want none", got-heads)
 	}
 	for name, creds := range map[string]Credentials{
 		"anonymous":          nil,
@@ -99,8 +99,8 @@ func TestCredentialsAllRefused(t *testing.T) {
 	if diff := cmp.Diff(want, e.Tried); diff != "" {
 		t.Errorf("Tried (-want +got):\n%s", diff)
 	}
-	if got := reg.count("HEAD /v2/multi/manifests/1.0"); got != 2 {
-		t.Errorf("%d HEADs, want 2 (the copy shares dup's answer)", got)
+	if got := reg.count("GET /v2/multi/manifests/1.0"); got != 2 {
+		t.Errorf("%d tag requests, want 2 (the copy shares dup's answer)", got)
 	}
 	if s := fmt.Sprintf("%v %+v", err, e); strings.Contains(s, "pw-") {
 		t.Errorf("error reveals a password: %s", s)
@@ -147,7 +147,7 @@ func TestCredentialsVerdict(t *testing.T) {
 func TestCredentialsWithinDeadline(t *testing.T) {
 	t.Parallel()
 	gate := make(chan struct{})
-	reg := newTestRegistry(t, holdHeads(gate))
+	reg := newTestRegistry(t, holdTags(gate))
 	t.Cleanup(func() { close(gate) }) // before the server closes: cleanups run last first
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

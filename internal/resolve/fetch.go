@@ -9,26 +9,14 @@ import (
 	"net/http"
 
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/internal/keychain"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// puller is a go-containerregistry puller for one flight: it pings the
-// registry and fetches a token once for all calls of the flight, and its
-// retries are judged against the flight's deadline.
-func (r *Resolver) puller(ctx context.Context, auth authn.Authenticator) (*remote.Puller, error) {
-	opts := append(retryOptions(ctx),
-		remote.WithTransport(r.transport),
-		remote.WithUserAgent(r.userAgent),
-		remote.WithAuth(auth),
-	)
-	return remote.NewPuller(opts...)
-}
 
 // nameOpts makes pkg/name use plain HTTP only for configured hosts.
 func (r *Resolver) nameOpts(registry string) []name.Option {
@@ -49,35 +37,52 @@ func (r *Resolver) isInsecure(registry string) bool {
 	return err == nil && r.insecure[host]
 }
 
-// digestOf asks the registry which digest ref's tag names: HEAD, which
-// Docker Hub does not count against its pull limit, and GET only when HEAD
-// cannot answer.
-func (r *Resolver) digestOf(ctx context.Context, ref image.Reference, original string, auth authn.Authenticator) (v1.Hash, error) {
+// digestOf asks the registry which digest ref's tag names. A tag seen
+// before whose digest's facts are kept is asked with HEAD, which Docker Hub
+// does not count as a pull: most of the time the digest has not moved and
+// nothing more is needed. Any other tag is asked with GET, whose answer
+// carries the manifest too: its facts are kept under the digest (computed
+// from the body), so a cold image costs one manifest request, not two.
+func (r *Resolver) digestOf(ctx context.Context, ref image.Reference, original string, cred keychain.Credential) (v1.Hash, error) {
 	nref, err := r.nameRef(ref)
 	if err != nil {
 		return v1.Hash{}, unnameable(original, ref, err)
 	}
-	p, err := r.puller(ctx, auth)
+	p, err := r.puller(ctx, nref.Context(), cred.Identity, cred.Authenticator())
 	if err != nil {
 		return v1.Hash{}, Classify(original, ref.Registry, err)
 	}
-	desc, err := p.Head(ctx, nref)
-	if err == nil {
-		return desc.Digest, nil
-	}
-	if headCannotAnswer(err) {
-		r.log.V(1).Info("HEAD cannot answer, using GET", "registry", ref.Registry, "repository", ref.Repository)
-		d, gerr := p.Get(ctx, nref)
-		if gerr == nil {
-			return d.Digest, nil
+	if last, ok := r.tags.Last(tagKey(cred.Identity, ref)); ok && r.facts.Kept(factsKey(cred.Identity, ref, last.String())) {
+		desc, err := p.Head(ctx, nref)
+		if err == nil {
+			return desc.Digest, nil
 		}
-		err = gerr
+		if !headCannotAnswer(err) {
+			return v1.Hash{}, r.tagFailure(ctx, p, ref, original, err)
+		}
+		r.log.V(1).Info("HEAD cannot answer, using GET", "registry", ref.Registry, "repository", ref.Repository)
 	}
+	d, err := p.Get(ctx, nref)
+	if err != nil {
+		return v1.Hash{}, r.tagFailure(ctx, p, ref, original, err)
+	}
+	k, kerr := platformsOf(d)
+	if kerr != nil {
+		return v1.Hash{}, Classify(original, ref.Registry, kerr)
+	}
+	// Kept as factsOf would keep it.
+	r.facts.Fill(factsKey(cred.Identity, ref, d.Digest.String()), k, r.keepKnown(k, nil))
+	return d.Digest, nil
+}
+
+// tagFailure classifies a failed tag lookup, with the nearest tags for a
+// NotFound.
+func (r *Resolver) tagFailure(ctx context.Context, p *remote.Puller, ref image.Reference, original string, err error) error {
 	e := Classify(original, ref.Registry, err)
 	if e.Class == image.NotFound {
 		e.Suggestions = r.suggest(ctx, p, ref)
 	}
-	return v1.Hash{}, e
+	return e
 }
 
 // headCannotAnswer reports whether a failed HEAD says nothing about the
@@ -111,13 +116,13 @@ func headCannotAnswer(err error) bool {
 // factsOf reads the manifest of ref's repository at dgst. An index gives its
 // platforms; a single image its config's. remote.Image is never used on an
 // index: it would silently pick linux/amd64.
-func (r *Resolver) factsOf(ctx context.Context, ref image.Reference, dgst, original string, auth authn.Authenticator) (known, error) {
+func (r *Resolver) factsOf(ctx context.Context, ref image.Reference, dgst, original string, cred keychain.Credential) (known, error) {
 	repo, err := r.repository(ref)
 	if err != nil {
 		return known{}, unnameable(original, ref, err)
 	}
 	nref := repo.Digest(dgst)
-	p, err := r.puller(ctx, auth)
+	p, err := r.puller(ctx, repo, cred.Identity, cred.Authenticator())
 	if err != nil {
 		return known{}, Classify(original, ref.Registry, err)
 	}

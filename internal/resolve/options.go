@@ -31,6 +31,10 @@ const (
 	// once (Resolver.enter): at 1,000 admissions a second and a second's
 	// latency, about as many as an answering registry ever has.
 	DefaultMaxWaiting = 1024
+	// DefaultTagStaleness is how long past its TTL a tag's digest is still
+	// served while one background flight refreshes it: a digest is at most
+	// DefaultTagTTL + DefaultTagStaleness (2 minutes) old when served.
+	DefaultTagStaleness = time.Minute
 )
 
 // Option configures a Resolver.
@@ -121,4 +125,10 @@ func WithMaxWaiting(n int) Option {
 			r.maxWaiting = n
 		}
 	}
+}
+
+// WithTagStaleness sets how long past its TTL a tag's digest is served while
+// it is refreshed in the background (0: every refresh is waited for).
+func WithTagStaleness(d time.Duration) Option {
+	return func(r *Resolver) { r.tagStaleness = max(d, 0) }
 }

@@ -41,12 +41,14 @@ type Resolver struct {
 	bodyMemory    int64
 	stallAfter    time.Duration
 	maxWaiting    int
+	tagStaleness  time.Duration
 
 	waitMu  sync.Mutex
 	waiting map[string]int // lookups under way, by registry host
 
-	tags  *cache.Cache[v1.Hash]
-	facts *cache.Cache[known]
+	tags     *cache.Cache[v1.Hash]
+	facts    *cache.Cache[known]
+	sessions sessions
 	// manifests keeps, by digest, the blobs of index entries verified;
 	// blobs the blobs found (for the tag TTL: a blob can be deleted).
 	manifests *cache.Cache[[]v1.Descriptor]
@@ -81,6 +83,7 @@ func New(opts ...Option) *Resolver {
 		bodyMemory:    DefaultBodyMemory,
 		stallAfter:    DefaultStallAfter,
 		maxWaiting:    DefaultMaxWaiting,
+		tagStaleness:  DefaultTagStaleness,
 		waiting:       map[string]int{},
 	}
 	for _, o := range opts {
@@ -88,12 +91,16 @@ func New(opts ...Option) *Resolver {
 			o(r)
 		}
 	}
-	r.transport = redirectLimit{next: bodyLimit{
+	// Every request passes, from the top: the user agent, retries within
+	// the request's deadline, the redirect limit, the body caps, the stall
+	// guard, then the caller's transport (the address guard's).
+	r.transport = userAgent{agent: r.userAgent, next: retrying{next: redirectLimit{next: bodyLimit{
 		next:   newStallGuard(withInsecureTLS(r.transport, r.insecure, r.isInsecure), r.stallAfter, DefaultStallProbe),
 		budget: semaphore.NewWeighted(r.bodyMemory),
-	}}
+	}}}}
 	r.tags = cache.New[v1.Hash](r.tagSize, r.maxFlight)
 	r.facts = cache.New[known](r.digestSize, r.maxFlight)
+	r.sessions = newSessions(r.maxFlight)
 	r.manifests = cache.New[[]v1.Descriptor](r.digestSize, r.maxFlight)
 	r.blobs = cache.New[struct{}](r.digestSize, r.maxFlight)
 	return r
@@ -287,11 +294,12 @@ func factsKey(identity string, ref image.Reference, dgst string) string {
 // credential's identity, so an answer obtained with it is only served to
 // callers that hold it ("" for anonymous answers, which anyone may have).
 func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, original string, cred keychain.Credential, w verification) (image.Facts, error) {
-	auth := cred.Authenticator()
 	dgst := ref.Digest
 	if dgst == "" {
-		h, _, err := r.tags.Do(ctx, tagKey(cred.Identity, ref), func(ctx context.Context) (v1.Hash, time.Duration, error) {
-			h, err := r.digestOf(ctx, ref, original, auth)
+		// Past its TTL a tag's digest is still served for the staleness
+		// window while one flight refreshes it: no admission waits on it.
+		h, _, err := r.tags.DoStale(ctx, tagKey(cred.Identity, ref), r.tagStaleness, func(ctx context.Context) (v1.Hash, time.Duration, error) {
+			h, err := r.digestOf(ctx, ref, original, cred)
 			return h, r.keep(err, r.tagTTL), err
 		})
 		if err != nil {
@@ -300,12 +308,8 @@ func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, origina
 		dgst = h.String()
 	}
 	k, _, err := r.facts.Do(ctx, factsKey(cred.Identity, ref, dgst), func(ctx context.Context) (known, time.Duration, error) {
-		k, err := r.factsOf(ctx, ref, dgst, original, auth)
-		if len(k.broken) > 0 {
-			// Kept as briefly as a NotFound: the blob may be pushed again.
-			return k, r.notFoundTTL, err
-		}
-		return k, r.keep(err, cache.Forever), err
+		k, err := r.factsOf(ctx, ref, dgst, original, cred)
+		return k, r.keepKnown(k, err), err
 	})
 	if err != nil {
 		return image.Facts{}, err
@@ -315,7 +319,7 @@ func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, origina
 	facts.Manifests = slices.Clone(facts.Manifests)
 	facts.Broken = slices.Clone(k.broken)
 	if len(facts.Broken) == 0 {
-		if facts.Broken, err = r.verify(ctx, ref, original, cred.Identity, auth, facts, k.blobs, w); err != nil {
+		if facts.Broken, err = r.verify(ctx, ref, original, cred, facts, k.blobs, w); err != nil {
 			return image.Facts{}, err
 		}
 	}
@@ -324,6 +328,16 @@ func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, origina
 		l.Info("resolved", "registry", ref.Registry, "repository", ref.Repository, "digest", facts.Digest.String())
 	}
 	return facts, nil
+}
+
+// keepKnown is how long to keep a manifest's facts: until evicted (content
+// by digest does not change), but as briefly as a NotFound when the
+// registry lacks its config (it may be pushed again).
+func (r *Resolver) keepKnown(k known, err error) time.Duration {
+	if err == nil && len(k.broken) > 0 {
+		return r.notFoundTTL
+	}
+	return r.keep(err, cache.Forever)
 }
 
 // keep is how long to cache a result: success for ok, a confirmed image.NotFound

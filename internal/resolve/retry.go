@@ -50,13 +50,66 @@ const (
 	minAttempt = 250 * time.Millisecond
 )
 
-func retryOptions(ctx context.Context) []remote.Option {
-	return []remote.Option{
-		remote.WithRetryBackoff(retryBackoff),
-		remote.WithRetryStatusCodes(retryStatusCodes...),
-		remote.WithRetryPredicate(func(err error) bool {
-			return retryable(err) && timeForRetry(ctx)
-		}),
+// retrying retries a GET or HEAD whose answer or failure retryable allows,
+// sleeping retryBackoff between attempts, when the request's own deadline
+// leaves room (timeForRetry). The retries are here, below go-containerregistry,
+// rather than its own, so that pullers shared by callers of different
+// deadlines (session.go) judge each request by its caller's.
+type retrying struct {
+	next http.RoundTripper
+}
+
+func (t retrying) RoundTrip(req *http.Request) (*http.Response, error) {
+	idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead
+	b := retryBackoff
+	for {
+		resp, err := t.next.RoundTrip(req)
+		again := idempotent && b.Steps > 1 && timeForRetry(req.Context())
+		switch {
+		case err != nil:
+			again = again && retryable(err)
+		default:
+			again = again && slices.Contains(retryStatusCodes, resp.StatusCode)
+		}
+		if !again {
+			return resp, err
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+			_ = resp.Body.Close()
+		}
+		sleep := b.Step()
+		select {
+		case <-time.After(sleep):
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+	}
+}
+
+func (t retrying) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// userAgent names pullguard to registries.
+type userAgent struct {
+	agent string
+	next  http.RoundTripper
+}
+
+func (t userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Header.Get("User-Agent") != t.agent {
+		req = req.Clone(req.Context())
+		req.Header.Set("User-Agent", t.agent)
+	}
+	return t.next.RoundTrip(req)
+}
+
+func (t userAgent) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
 	}
 }
 

@@ -97,7 +97,7 @@ func TestHungRegistryFailsFast(t *testing.T) {
 	t.Parallel()
 	reg := registrytest.New(t)
 	reg.PushIndex(t, "team/app:v1", linuxAMD64)
-	r := New(WithStallAfter(300*time.Millisecond), WithTagTTL(time.Nanosecond))
+	r := New(WithStallAfter(300*time.Millisecond), WithTagTTL(time.Nanosecond), WithTagStaleness(0))
 	ref, err := image.Parse(reg.Ref("team/app:v1"))
 	if err != nil {
 		t.Fatal(err)

@@ -10,13 +10,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pullguard/pullguard/internal/cache"
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/internal/keychain"
 )
 
 // An index or manifest may name content its registry no longer has: an
@@ -42,7 +42,8 @@ type verification struct {
 // w, asked with auth. A missing manifest or blob is a Broken entry; any
 // other failure (the registry unreachable, refusing, rate-limiting) is the
 // lookup's error, as the pull would meet it too.
-func (r *Resolver) verify(ctx context.Context, ref image.Reference, original, identity string, auth authn.Authenticator, facts image.Facts, blobs []v1.Descriptor, w verification) ([]image.Broken, error) {
+func (r *Resolver) verify(ctx context.Context, ref image.Reference, original string, cred keychain.Credential, facts image.Facts, blobs []v1.Descriptor, w verification) ([]image.Broken, error) {
+	identity := cred.Identity
 	// The manifests to read, each with the blobs it names once read; a
 	// single manifest's were read with it.
 	type check struct {
@@ -68,7 +69,7 @@ func (r *Resolver) verify(ctx context.Context, ref image.Reference, original, id
 	if err != nil {
 		return nil, unnameable(original, ref, err)
 	}
-	p, err := r.puller(ctx, auth)
+	p, err := r.puller(ctx, repo, identity, cred.Authenticator())
 	if err != nil {
 		return nil, Classify(original, ref.Registry, err)
 	}
