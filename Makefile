@@ -63,6 +63,10 @@ test: lint verify-generated unit chart-lint image ## Everything CI runs: lint, g
 bench: ## Benchmarks (BENCHTIME=1s).
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
 
+.PHONY: bench-cold
+bench-cold: ## The cold-path harness: new images through the webhook over HTTPS, a bearer-token registry, with and without 50 ms latency (BenchmarkColdPath).
+	$(GO) test -run='^$$' -bench='^BenchmarkColdPath$$' -benchtime=20x ./webhook
+
 .PHONY: soak
 soak: ## Soak: validating admissions over HTTPS at PULLGUARD_SOAK_RATE/s (1000) for PULLGUARD_SOAK_DURATION (60s), then with a registry hanging halfway.
 	$(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 10m ./webhook

@@ -1,20 +1,25 @@
 // Package registrytest runs go-containerregistry's in-process registry behind
 // httptest with the fixtures pullguard's tests need: multi-platform indexes,
-// single-platform images, basic auth, and a count of the requests it served.
-// It is for tests only.
+// single-platform images, basic or bearer-token auth, latency, a registry
+// that hangs, content deleted from under an index, and counts of the
+// requests it served (by path and by kind). It is for tests only.
 package registrytest
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -38,6 +43,39 @@ type Registry struct {
 	hanging        atomic.Bool
 	mu             sync.Mutex
 	served         map[string]int // by "METHOD /path"
+	bearer         bool
+	tokens         sync.Map // issued bearer tokens
+	latency        time.Duration
+	kinds          map[Kind]int
+}
+
+// Kind sorts requests for counting (Registry.Kinds).
+type Kind string
+
+// The kinds of request a registry serves.
+const (
+	Ping         Kind = "ping"
+	Token        Kind = "token"
+	ManifestHead Kind = "HEAD manifest"
+	ManifestGet  Kind = "GET manifest"
+	Blob         Kind = "blob"
+	Other        Kind = "other"
+)
+
+func kindOf(req *http.Request) Kind {
+	switch p := req.URL.Path; {
+	case p == "/v2/" || p == "/v2":
+		return Ping
+	case p == "/token":
+		return Token
+	case strings.Contains(p, "/manifests/") && req.Method == http.MethodHead:
+		return ManifestHead
+	case strings.Contains(p, "/manifests/") && req.Method == http.MethodGet:
+		return ManifestGet
+	case strings.Contains(p, "/blobs/"):
+		return Blob
+	}
+	return Other
 }
 
 // Option configures New.
@@ -49,10 +87,24 @@ func WithBasicAuth(user, password string) Option {
 	return func(r *Registry) { r.user, r.password = user, password }
 }
 
+// WithBearerAuth makes the registry ask for bearer tokens, as Docker Hub,
+// GHCR and most public registries do: /v2/ answers 401 with a Bearer
+// challenge whose realm is the registry's own /token, which hands a token
+// (valid for 5 minutes) to user and password, or to anyone when user is
+// "". Every other request needs a token it handed out.
+func WithBearerAuth(user, password string) Option {
+	return func(r *Registry) { r.bearer, r.user, r.password = true, user, password }
+}
+
+// WithLatency delays every answer by d, as a registry across a network.
+func WithLatency(d time.Duration) Option {
+	return func(r *Registry) { r.latency = d }
+}
+
 // New starts a registry on loopback; it stops when the test ends.
 func New(t testing.TB, opts ...Option) *Registry {
 	t.Helper()
-	r := &Registry{served: map[string]int{}}
+	r := &Registry{served: map[string]int{}, kinds: map[Kind]int{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -61,7 +113,15 @@ func New(t testing.TB, opts ...Option) *Registry {
 		r.requests.Add(1)
 		r.mu.Lock()
 		r.served[req.Method+" "+req.URL.Path]++
+		r.kinds[kindOf(req)]++
 		r.mu.Unlock()
+		if r.latency > 0 {
+			select {
+			case <-time.After(r.latency):
+			case <-req.Context().Done():
+				return
+			}
+		}
 		if strings.Contains(req.URL.Path, "/manifests/") {
 			switch req.Method {
 			case http.MethodGet:
@@ -74,7 +134,11 @@ func New(t testing.TB, opts ...Option) *Registry {
 			<-req.Context().Done() // until the client gives up, or the server closes
 			return
 		}
-		if r.user != "" {
+		if r.bearer {
+			if !r.bearerAuth(w, req) {
+				return
+			}
+		} else if r.user != "" {
 			u, p, ok := req.BasicAuth()
 			if !ok || u != r.user || p != r.password {
 				w.Header().Set("WWW-Authenticate", `Basic realm="registrytest"`)
@@ -89,6 +153,47 @@ func New(t testing.TB, opts ...Option) *Registry {
 	t.Cleanup(r.Server.Close)
 	r.Host = strings.TrimPrefix(r.Server.URL, "http://")
 	return r
+}
+
+// bearerAuth hands out tokens at /token and checks them everywhere else;
+// false when it answered the request itself.
+func (r *Registry) bearerAuth(w http.ResponseWriter, req *http.Request) bool {
+	if req.URL.Path == "/token" {
+		if r.user != "" {
+			if u, p, ok := req.BasicAuth(); !ok || u != r.user || p != r.password {
+				unauthorized(w, `Basic realm="registrytest"`)
+				return false
+			}
+		}
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		tok := hex.EncodeToString(b)
+		r.tokens.Store(tok, true)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"token":%q,"expires_in":300}`, tok)
+		return false
+	}
+	if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
+		if _, issued := r.tokens.Load(tok); issued {
+			return true
+		}
+	}
+	unauthorized(w, fmt.Sprintf(`Bearer realm="http://%s/token",service="registrytest"`, req.Host))
+	return false
+}
+
+func unauthorized(w http.ResponseWriter, challenge string) {
+	w.Header().Set("WWW-Authenticate", challenge)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+}
+
+// Kinds counts the requests served so far by kind.
+func (r *Registry) Kinds() map[Kind]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.kinds)
 }
 
 // Ref prefixes this registry's host: "repo:tag" → "HOST/repo:tag",
