@@ -49,7 +49,7 @@ lint: $(STATICCHECK) ## gofmt, go mod tidy (direct dependencies marked direct), 
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when generated files are stale.
-	@git diff --exit-code -- policies/ $(CHART_DIR)/crds/ || { echo "generated files are stale: run make generate"; exit 1; }
+	@git diff --exit-code -- policies/ $(CHART_DIR)/files/crds/ || { echo "generated files are stale: run make generate"; exit 1; }
 
 .PHONY: unit
 unit: ## Unit and command tests (race detector on).
@@ -161,9 +161,9 @@ chart-lint: $(HELM) ## helm lint and helm template with the default and each ci/
 .PHONY: chart-render
 chart-render: $(HELM) ## Render the chart into CHART_RENDER_DIR: crds.yaml, pullguard.yaml (self-signed), cert-manager.yaml.
 	@rm -rf $(CHART_RENDER_DIR) && mkdir -p $(CHART_RENDER_DIR)
-	$(HELM) show crds $(CHART_DIR) >$(CHART_RENDER_DIR)/crds.yaml
-	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) >$(CHART_RENDER_DIR)/pullguard.yaml
-	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) --api-versions cert-manager.io/v1 >$(CHART_RENDER_DIR)/cert-manager.yaml
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) --show-only templates/crds.yaml >$(CHART_RENDER_DIR)/crds.yaml
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) --set crds.enabled=false >$(CHART_RENDER_DIR)/pullguard.yaml
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) --set crds.enabled=false --api-versions cert-manager.io/v1 >$(CHART_RENDER_DIR)/cert-manager.yaml
 	@echo "rendered for namespace $(CHART_NAMESPACE) into $(CHART_RENDER_DIR)/ (apply crds.yaml first)"
 
 .PHONY: image
