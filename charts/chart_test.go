@@ -31,7 +31,15 @@ const (
 	chartDir  = "pullguard"
 	release   = "pullguard"
 	namespace = "pullguard-system"
+	// testDigest stands for a release's image digest (the source chart has
+	// none): the Makefile's CHART_TEST_DIGEST.
+	testDigest = "sha256:5c5bb8f515329b803954a777998f087f359f3d08b1ab9b6d1cb819e61e7ab077"
 )
+
+// withDigest puts the stand-in digest before args (which may override it).
+func withDigest(args []string) []string {
+	return append([]string{"--set", "image.digest=" + testDigest}, args...)
+}
 
 // TestCRDsMatchGenerated fails when charts/pullguard/files/crds drifts from the
 // CRDs controller-gen writes to policies/crd: copy them over after `make generate`.
@@ -146,7 +154,7 @@ func runHelmTemplate(t *testing.T, args ...string) (string, error) {
 	if helm == "" {
 		t.Skip("PULLGUARD_HELM is not set; `make chart-lint` runs this test with the pinned helm")
 	}
-	return runHelm(helm, append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
+	return runHelm(helm, append([]string{"template", release, chartDir, "--namespace", namespace}, withDigest(args)...)...)
 }
 
 // runHelm runs helm with args; the error carries its stderr.
@@ -286,6 +294,29 @@ func TestServeAcceptsChartArgs(t *testing.T) {
 				t.Errorf("pullguard %s: exit %d: %s", strings.Join(c.Args, " "), code, stderr.String())
 			}
 		})
+	}
+}
+
+// TestNoDigestNoInstall: the source chart names no image that does not
+// exist; without a digest helm refuses it with the schema's message, and,
+// with schema validation skipped, with the template's.
+func TestNoDigestNoInstall(t *testing.T) {
+	t.Parallel()
+	helm := os.Getenv("PULLGUARD_HELM")
+	if helm == "" {
+		t.Skip("PULLGUARD_HELM is not set; `make chart-lint` runs this test with the pinned helm")
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "at '/image': missing property 'digest'"},
+		{[]string{"--skip-schema-validation"}, "image.digest is required: install a released chart"},
+	} {
+		_, err := runHelm(helm, append([]string{"template", release, chartDir}, tt.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("helm template %q without image.digest: error %v, want one saying %q", tt.args, err, tt.want)
+		}
 	}
 }
 

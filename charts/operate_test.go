@@ -65,7 +65,7 @@ func runHelmTemplateAs(t *testing.T, name, ns string, args ...string) (string, e
 	if helm == "" {
 		t.Skip("PULLGUARD_HELM is not set; `make chart-lint` runs this test with the pinned helm")
 	}
-	return runHelm(helm, append([]string{"template", name, chartDir, "--namespace", ns}, args...)...)
+	return runHelm(helm, append([]string{"template", name, chartDir, "--namespace", ns}, withDigest(args)...)...)
 }
 
 func TestServiceAccountValues(t *testing.T) {

@@ -34,7 +34,8 @@ app.kubernetes.io/part-of: pullguard
 {{- define "pullguard.image" -}}
 {{- $tag := "" }}
 {{- if .Values.image.tag }}{{ $tag = printf ":%s" .Values.image.tag }}{{ end }}
-{{- printf "%s%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- $digest := required "image.digest is required: install a released chart, or pass --set image.digest=sha256:... of the image you built (make image prints it)" .Values.image.digest }}
+{{- printf "%s%s@%s" .Values.image.repository $tag $digest }}
 {{- end }}
 
 {{/*
