@@ -150,11 +150,19 @@ func parseRendered(t *testing.T, out string) rendered {
 // carries helm's stderr.
 func runHelmTemplate(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	helm := helmBinary(t)
+	return runHelm(helm, append([]string{"template", release, chartDir, "--namespace", namespace}, withDigest(args)...)...)
+}
+
+// helmBinary is $PULLGUARD_HELM, the pinned helm `make chart-lint` builds;
+// without it the test is skipped.
+func helmBinary(t *testing.T) string {
+	t.Helper()
 	helm := os.Getenv("PULLGUARD_HELM")
 	if helm == "" {
 		t.Skip("PULLGUARD_HELM is not set; `make chart-lint` runs this test with the pinned helm")
 	}
-	return runHelm(helm, append([]string{"template", release, chartDir, "--namespace", namespace}, withDigest(args)...)...)
+	return helm
 }
 
 // runHelm runs helm with args; the error carries its stderr.
@@ -302,10 +310,7 @@ func TestServeAcceptsChartArgs(t *testing.T) {
 // with schema validation skipped, with the template's.
 func TestNoDigestNoInstall(t *testing.T) {
 	t.Parallel()
-	helm := os.Getenv("PULLGUARD_HELM")
-	if helm == "" {
-		t.Skip("PULLGUARD_HELM is not set; `make chart-lint` runs this test with the pinned helm")
-	}
+	helm := helmBinary(t)
 	for _, tt := range []struct {
 		args []string
 		want string

@@ -42,6 +42,7 @@ fi
 source "$here/throwaway.sh"
 docker_config_flag=()
 if [[ -z ${KO_DOCKER_REPO:-} ]]; then
+	trap 'stop_throwaway_registry "$work"' EXIT
 	throwaway_registry "$work"
 	export KO_DOCKER_REPO="$PULLGUARD_REGISTRY_HOST/pullguard"
 	# pullguard check reads credentials from --docker-config.

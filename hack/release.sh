@@ -51,7 +51,13 @@ rm -rf "$dist"
 mkdir -p "$dist"
 dist=$(cd "$dist" && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=SCRIPTDIR/throwaway.sh
+source "$here/throwaway.sh"
+cleanup() {
+	stop_throwaway_registry "$work"
+	rm -rf "$work"
+}
+trap cleanup EXIT
 
 # The CLI, as `make build` builds it, for each platform a developer or CI
 # runs it on.
@@ -65,8 +71,6 @@ done
 
 # The image: ko builds it into an OCI layout instead of pushing it. ko names
 # the image after KO_DOCKER_REPO, the repository it will be pushed to.
-# shellcheck source=SCRIPTDIR/throwaway.sh
-source "$here/throwaway.sh"
 if [[ -z ${KO_DEFAULTBASEIMAGE:-} ]]; then
 	throwaway_registry "$work"
 	standin_base "$PULLGUARD_REGISTRY_HOST/release" "$platforms"

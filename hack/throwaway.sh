@@ -4,8 +4,8 @@
 # registry.
 #
 #   throwaway_registry WORK  starts a private registry (distribution, htpasswd
-#       auth, TLS from its own CA; test/testbed/registry.sh) under WORK/registry,
-#       stopped when the calling script exits, and exports
+#       auth, TLS from its own CA; test/testbed/registry.sh) under WORK/registry
+#       (the caller stops it with stop_throwaway_registry WORK), and exports
 #       PULLGUARD_REGISTRY_HOST, DOCKER_CONFIG (its credentials, which ko and
 #       hack/baseimage read) and SSL_CERT_FILE (the system's CAs and its own,
 #       for those Go programs).
@@ -20,8 +20,6 @@ throwaway_registry() {
 	local work=$1
 	"$root/test/testbed/build.sh" registry >&2
 	eval "$("$root/test/testbed/registry.sh" start "$work/registry")"
-	# shellcheck disable=SC2064 # expand $root and $work now
-	trap "'$root/test/testbed/registry.sh' stop '$work/registry' >&2 || true" EXIT
 	export DOCKER_CONFIG="$work/docker"
 	mkdir -p "$DOCKER_CONFIG"
 	local auth
@@ -29,6 +27,12 @@ throwaway_registry() {
 	(umask 077 && printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$PULLGUARD_REGISTRY_HOST" "$auth" >"$DOCKER_CONFIG/config.json")
 	cat /etc/ssl/certs/ca-certificates.crt "$PULLGUARD_REGISTRY_CA" >"$work/roots.pem"
 	export SSL_CERT_FILE="$work/roots.pem"
+}
+
+stop_throwaway_registry() {
+	if [[ -d $1/registry ]]; then
+		"$root/test/testbed/registry.sh" stop "$1/registry" >&2 || true
+	fi
 }
 
 standin_base() {
