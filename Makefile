@@ -38,7 +38,7 @@ build: ## Build bin/pullguard, and bin/kubectl-pullguard (a link: kubectl's plug
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the ImagePolicy CRD (and the chart's copy of it).
 	CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) generate ./policies/...
-	cp policies/crd/pullguard.io_imagepolicies.yaml $(CHART_DIR)/crds/
+	cp policies/crd/pullguard.io_imagepolicies.yaml $(CHART_DIR)/files/crds/
 
 .PHONY: lint
 lint: $(STATICCHECK) ## gofmt, go mod tidy (direct dependencies marked direct), go vet and staticcheck.
