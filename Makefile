@@ -38,7 +38,7 @@ build: ## Build bin/pullguard, and bin/kubectl-pullguard (a link: kubectl's plug
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and the ImagePolicy CRD (and the chart's copy of it).
 	CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) generate ./policies/...
-	cp policies/crd/pullguard.io_imagepolicies.yaml $(CHART_DIR)/crds/
+	cp policies/crd/pullguard.io_imagepolicies.yaml $(CHART_DIR)/files/crds/
 
 .PHONY: lint
 lint: $(STATICCHECK) ## gofmt, go mod tidy (direct dependencies marked direct), go vet and staticcheck.
@@ -49,7 +49,7 @@ lint: $(STATICCHECK) ## gofmt, go mod tidy (direct dependencies marked direct), 
 
 .PHONY: verify-generated
 verify-generated: generate ## Fail when generated files are stale.
-	@git diff --exit-code -- policies/ $(CHART_DIR)/crds/ || { echo "generated files are stale: run make generate"; exit 1; }
+	@git diff --exit-code -- policies/ $(CHART_DIR)/files/crds/ || { echo "generated files are stale: run make generate"; exit 1; }
 
 .PHONY: unit
 unit: ## Unit and command tests (race detector on).
@@ -152,27 +152,45 @@ CHART_RELEASE ?= pullguard
 CHART_NAMESPACE ?= pullguard-system
 # Where `chart-render` writes the manifests test/e2e applies.
 CHART_RENDER_DIR ?= bin/chart
+# The source chart has no image digest (only a release's has): lint and
+# render it with this stand-in, which names no pushed image.
+CHART_TEST_DIGEST := sha256:5c5bb8f515329b803954a777998f087f359f3d08b1ab9b6d1cb819e61e7ab077
+CHART_SET := --set image.digest=$(CHART_TEST_DIGEST)
 
 .PHONY: chart-lint
 chart-lint: $(HELM) ## helm lint and helm template with the default and each ci/ values; chart tests.
-	$(HELM) lint --strict $(CHART_DIR)
-	@for f in $(CHART_CI_VALUES); do echo "== $$f"; $(HELM) lint --strict $(CHART_DIR) -f "$$f"; done
-	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) >/dev/null
-	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) --api-versions cert-manager.io/v1 >/dev/null
-	@for f in $(CHART_CI_VALUES); do $(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) -f "$$f" >/dev/null; done
+	$(HELM) lint --strict $(CHART_DIR) $(CHART_SET)
+	@for f in $(CHART_CI_VALUES); do echo "== $$f"; $(HELM) lint --strict $(CHART_DIR) $(CHART_SET) -f "$$f"; done
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) $(CHART_SET) >/dev/null
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) $(CHART_SET) --api-versions cert-manager.io/v1 >/dev/null
+	@for f in $(CHART_CI_VALUES); do $(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) $(CHART_SET) -f "$$f" >/dev/null; done
 	PULLGUARD_HELM=$(HELM) $(GO) test -count=1 ./charts/...
 
 .PHONY: chart-render
 chart-render: $(HELM) ## Render the chart into CHART_RENDER_DIR: crds.yaml, pullguard.yaml (self-signed), cert-manager.yaml.
 	@rm -rf $(CHART_RENDER_DIR) && mkdir -p $(CHART_RENDER_DIR)
-	$(HELM) show crds $(CHART_DIR) >$(CHART_RENDER_DIR)/crds.yaml
-	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) >$(CHART_RENDER_DIR)/pullguard.yaml
-	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) --api-versions cert-manager.io/v1 >$(CHART_RENDER_DIR)/cert-manager.yaml
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) $(CHART_SET) --show-only templates/crds.yaml >$(CHART_RENDER_DIR)/crds.yaml
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) $(CHART_SET) --set crds.enabled=false >$(CHART_RENDER_DIR)/pullguard.yaml
+	$(HELM) template $(CHART_RELEASE) $(CHART_DIR) --namespace $(CHART_NAMESPACE) $(CHART_SET) --set crds.enabled=false --api-versions cert-manager.io/v1 >$(CHART_RENDER_DIR)/cert-manager.yaml
 	@echo "rendered for namespace $(CHART_NAMESPACE) into $(CHART_RENDER_DIR)/ (apply crds.yaml first)"
 
 .PHONY: image
 image: build $(KO) ## ko-build the image (KO_DOCKER_REPO, or a throwaway local registry), push it, pullguard-check it.
 	KO=$(KO) VERSION=$(VERSION) COMMIT=$(COMMIT) PULLGUARD=bin/pullguard hack/image.sh
+
+# The repository a release's image is pushed to, and its chart names.
+RELEASE_REPO ?= $(or $(KO_DOCKER_REPO),ghcr.io/pullguard/pullguard)
+DIST ?= dist
+
+.PHONY: release
+release: $(KO) $(HELM) ## Offline into DIST (dist/): CLI for linux/darwin x amd64/arm64, the multi-arch image as an OCI layout with its digest and SBOM, the chart defaulting to that digest, SHA256SUMS; then checked (VERSION=vX.Y.Z, KO_DOCKER_REPO=the repository it will be pushed to).
+	KO=$(KO) HELM=$(HELM) VERSION=$(VERSION) COMMIT=$(COMMIT) LDFLAGS='$(LDFLAGS)' REPO=$(RELEASE_REPO) DIST=$(DIST) hack/release.sh
+
+.PHONY: release-push
+release-push: ## Push DIST's image (index and every platform, same digest) to KO_DOCKER_REPO:VERSION, the repository `make release` named in the chart.
+	@test -n "$(KO_DOCKER_REPO)" || { echo "release-push: set KO_DOCKER_REPO to the repository the release was built for"; exit 2; }
+	test/testbed/build.sh crane
+	REPO=$(KO_DOCKER_REPO) VERSION=$(VERSION) DIST=$(DIST) hack/release-push.sh
 
 $(HELM):
 	@mkdir -p $(TOOLS_DIR)

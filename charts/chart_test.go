@@ -6,6 +6,7 @@ package charts_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pullguard/pullguard/cmd/pullguard/app"
@@ -29,19 +31,27 @@ const (
 	chartDir  = "pullguard"
 	release   = "pullguard"
 	namespace = "pullguard-system"
+	// testDigest stands for a release's image digest (the source chart has
+	// none): the Makefile's CHART_TEST_DIGEST.
+	testDigest = "sha256:5c5bb8f515329b803954a777998f087f359f3d08b1ab9b6d1cb819e61e7ab077"
 )
 
-// TestCRDsMatchGenerated fails when charts/pullguard/crds drifts from the
+// withDigest puts the stand-in digest before args (which may override it).
+func withDigest(args []string) []string {
+	return append([]string{"--set", "image.digest=" + testDigest}, args...)
+}
+
+// TestCRDsMatchGenerated fails when charts/pullguard/files/crds drifts from the
 // CRDs controller-gen writes to policies/crd: copy them over after `make generate`.
 func TestCRDsMatchGenerated(t *testing.T) {
 	t.Parallel()
 	generated := readYAMLDir(t, filepath.Join("..", "policies", "crd"))
-	shipped := readYAMLDir(t, filepath.Join(chartDir, "crds"))
+	shipped := readYAMLDir(t, filepath.Join(chartDir, "files", "crds"))
 	if len(generated) == 0 {
 		t.Fatal("no CRDs in policies/crd")
 	}
 	if diff := cmp.Diff(generated, shipped); diff != "" {
-		t.Errorf("charts/pullguard/crds differs from policies/crd (-generated +chart); run: cp policies/crd/*.yaml charts/pullguard/crds/\n%s", diff)
+		t.Errorf("charts/pullguard/files/crds differs from policies/crd (-generated +chart); run: make generate\n%s", diff)
 	}
 }
 
@@ -68,25 +78,37 @@ type rendered struct {
 	validating *admissionregistrationv1.ValidatingWebhookConfiguration
 	deployment *appsv1.Deployment
 	kinds      []string
+	// docs are every rendered object, in order.
+	docs []*unstructured.Unstructured
+}
+
+// byKind is the rendered objects of kind.
+func (r rendered) byKind(kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, d := range r.docs {
+		if d.GetKind() == kind {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // helmTemplate renders the chart with helm from $PULLGUARD_HELM (make
 // chart-lint sets it to the pinned helm it builds from the module proxy).
 func helmTemplate(t *testing.T, args ...string) rendered {
 	t.Helper()
-	helm := os.Getenv("PULLGUARD_HELM")
-	if helm == "" {
-		t.Skip("PULLGUARD_HELM is not set; `make chart-lint` runs this test with the pinned helm")
+	out, err := runHelmTemplate(t, args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cmdArgs := append([]string{"template", release, chartDir, "--namespace", namespace}, args...)
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(helm, cmdArgs...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(cmdArgs, " "), err, stderr.String())
-	}
+	return parseRendered(t, out)
+}
+
+// parseRendered reads the objects of helm template's output.
+func parseRendered(t *testing.T, out string) rendered {
+	t.Helper()
 	var r rendered
-	for doc := range strings.SplitSeq(stdout.String(), "\n---\n") {
+	for doc := range strings.SplitSeq(out, "\n---\n") {
 		var head metav1.TypeMeta
 		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
 			t.Fatalf("rendered document does not parse: %v\n%s", err, doc)
@@ -95,6 +117,11 @@ func helmTemplate(t *testing.T, args ...string) rendered {
 			continue
 		}
 		r.kinds = append(r.kinds, head.Kind)
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatalf("rendered %s does not parse: %v", head.Kind, err)
+		}
+		r.docs = append(r.docs, &unstructured.Unstructured{Object: obj})
 		var target any
 		switch head.Kind {
 		case "MutatingWebhookConfiguration":
@@ -119,6 +146,36 @@ func helmTemplate(t *testing.T, args ...string) rendered {
 	return r
 }
 
+// runHelmTemplate runs `helm template` of the chart with args; the error
+// carries helm's stderr.
+func runHelmTemplate(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	helm := helmBinary(t)
+	return runHelm(helm, append([]string{"template", release, chartDir, "--namespace", namespace}, withDigest(args)...)...)
+}
+
+// helmBinary is $PULLGUARD_HELM, the pinned helm `make chart-lint` builds;
+// without it the test is skipped.
+func helmBinary(t *testing.T) string {
+	t.Helper()
+	helm := os.Getenv("PULLGUARD_HELM")
+	if helm == "" {
+		t.Skip("PULLGUARD_HELM is not set; `make chart-lint` runs this test with the pinned helm")
+	}
+	return helm
+}
+
+// runHelm runs helm with args; the error carries its stderr.
+func runHelm(helm string, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(helm, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("helm %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
 // The chart's labels and annotations are its own; everything else must be
 // what webhook/config.go builds.
 var ignoreMeta = cmpopts.IgnoreFields(metav1.ObjectMeta{}, "Labels", "Annotations")
@@ -129,24 +186,33 @@ func TestWebhookConfigurationsMatchCode(t *testing.T) {
 		port := int32(443)
 		return &admissionregistrationv1.ServiceReference{Namespace: namespace, Name: release, Port: &port}
 	}
+	name := webhook.ReleaseConfigurationName(release, namespace)
 	tests := []struct {
 		name string
 		args []string
 		want webhook.ConfigOptions
 	}{{
 		name: "defaults",
-		want: webhook.ConfigOptions{Service: service(), ExcludeNamespaces: []string{namespace}},
+		want: webhook.ConfigOptions{Name: name, Service: service(), ExcludeNamespaces: []string{namespace}},
 	}, {
 		name: "fail closed",
 		args: []string{"-f", filepath.Join(chartDir, "ci", "fail-closed-values.yaml")},
 		want: webhook.ConfigOptions{
-			Service: service(), ExcludeNamespaces: []string{namespace, "monitoring"},
+			Name: name, Service: service(), ExcludeNamespaces: []string{namespace, "monitoring"},
 			TimeoutSeconds: 15, FailurePolicy: admissionregistrationv1.Fail,
 		},
 	}, {
 		name: "cert-manager",
 		args: []string{"--api-versions", "cert-manager.io/v1"},
-		want: webhook.ConfigOptions{Service: service(), ExcludeNamespaces: []string{namespace}},
+		want: webhook.ConfigOptions{Name: name, Service: service(), ExcludeNamespaces: []string{namespace}},
+	}, {
+		name: "full name overridden",
+		args: []string{"--set", "fullnameOverride=guard"},
+		want: webhook.ConfigOptions{
+			Name:              webhook.ReleaseConfigurationName("guard", namespace),
+			Service:           &admissionregistrationv1.ServiceReference{Namespace: namespace, Name: "guard", Port: ptr(int32(443))},
+			ExcludeNamespaces: []string{namespace},
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,6 +227,8 @@ func TestWebhookConfigurationsMatchCode(t *testing.T) {
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // TestCertificateModes checks which objects each way of making certificates
 // renders, and that cert-manager's CA reaches both configurations.
@@ -234,6 +302,26 @@ func TestServeAcceptsChartArgs(t *testing.T) {
 				t.Errorf("pullguard %s: exit %d: %s", strings.Join(c.Args, " "), code, stderr.String())
 			}
 		})
+	}
+}
+
+// TestNoDigestNoInstall: the source chart names no image that does not
+// exist; without a digest helm refuses it with the schema's message, and,
+// with schema validation skipped, with the template's.
+func TestNoDigestNoInstall(t *testing.T) {
+	t.Parallel()
+	helm := helmBinary(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "at '/image': missing property 'digest'"},
+		{[]string{"--skip-schema-validation"}, "image.digest is required: install a released chart"},
+	} {
+		_, err := runHelm(helm, append([]string{"template", release, chartDir}, tt.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("helm template %q without image.digest: error %v, want one saying %q", tt.args, err, tt.want)
+		}
 	}
 }
 

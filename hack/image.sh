@@ -4,16 +4,14 @@
 # platform it was built for.
 #
 # KO_DOCKER_REPO names the repository to push to. Without it, a throwaway
-# private registry (distribution, htpasswd auth, TLS from its own CA; see
-# test/testbed/registry.sh) is started under IMAGE_WORK and stopped at the end.
+# private registry (hack/throwaway.sh) is started under IMAGE_WORK and
+# stopped at the end.
 #
-# The base image: a release pulls .ko.yaml's defaultBaseImage (distroless
-# static nonroot, by digest). Machines that reach no registry but a local one
-# (CI here) cannot, so unless KO_DEFAULTBASEIMAGE is given this script builds
-# a stand-in with hack/baseimage — the nonroot user, the build machine's CA
-# bundle, nsswitch.conf and /tmp, what a static Go binary uses of distroless —
-# and pushes it next to the image. The binary layer ko adds is the same
-# either way.
+# The base image: .ko.yaml's defaultBaseImage (distroless static nonroot, by
+# digest). Machines that reach no registry but a local one (CI here) cannot
+# pull it, so unless KO_DEFAULTBASEIMAGE is given this script builds
+# hack/baseimage's stand-in and pushes it next to the image. The binary layer
+# ko adds is the same either way.
 #
 # Environment: KO (the ko binary, required), VERSION (stamped and used as the
 # tag, required), COMMIT (stamped; default unknown), PULLGUARD (default bin/pullguard), IMAGE_WORK (default
@@ -40,33 +38,22 @@ if [[ $tag == latest || ! $tag =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
 	exit 1
 fi
 
+# shellcheck source=SCRIPTDIR/throwaway.sh
+source "$here/throwaway.sh"
 docker_config_flag=()
 if [[ -z ${KO_DOCKER_REPO:-} ]]; then
-	"$root/test/testbed/build.sh" registry >&2
-	eval "$("$root/test/testbed/registry.sh" start "$work/registry")"
-	trap '"$root/test/testbed/registry.sh" stop "$work/registry" >&2 || true' EXIT
+	trap 'stop_throwaway_registry "$work"' EXIT
+	throwaway_registry "$work"
 	export KO_DOCKER_REPO="$PULLGUARD_REGISTRY_HOST/pullguard"
-	# ko and hack/baseimage read credentials from $DOCKER_CONFIG; pullguard
-	# check from --docker-config.
-	export DOCKER_CONFIG="$work/docker"
-	mkdir -p "$DOCKER_CONFIG"
-	auth=$(printf '%s:%s' "$PULLGUARD_REGISTRY_USER" "$PULLGUARD_REGISTRY_PASSWORD" | base64 -w0)
-	umask 077
-	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$PULLGUARD_REGISTRY_HOST" "$auth" >"$DOCKER_CONFIG/config.json"
+	# pullguard check reads credentials from --docker-config.
 	docker_config_flag=(--docker-config "$DOCKER_CONFIG/config.json")
-	# All three are Go programs: SSL_CERT_FILE makes them trust the
-	# registry's CA on top of the system's.
-	cat /etc/ssl/certs/ca-certificates.crt "$PULLGUARD_REGISTRY_CA" >"$work/roots.pem"
-	export SSL_CERT_FILE="$work/roots.pem"
 	log "pushing to the throwaway registry $PULLGUARD_REGISTRY_HOST (auth + TLS)"
 elif [[ -n ${DOCKER_CONFIG:-} && -f $DOCKER_CONFIG/config.json ]]; then
 	docker_config_flag=(--docker-config "$DOCKER_CONFIG/config.json")
 fi
 
 if [[ -z ${KO_DEFAULTBASEIMAGE:-} ]]; then
-	KO_DEFAULTBASEIMAGE=$(go run ./hack/baseimage --ref "$KO_DOCKER_REPO/base:static-nonroot" \
-		--ca-bundle /etc/ssl/certs/ca-certificates.crt --platform "$platforms")
-	export KO_DEFAULTBASEIMAGE
+	standin_base "$KO_DOCKER_REPO" "$platforms"
 	log "base: $KO_DEFAULTBASEIMAGE (offline stand-in for distroless static nonroot)"
 fi
 

@@ -44,6 +44,7 @@ var allowed = map[string][]string{
 	"hack/baseimage":            {},
 	"hack/refcorpus":            {},
 	"hack/pause":                {},
+	"hack/releasecheck":         {},
 	"cmd/pullguard/app": {
 		"certs",
 		"internal/addressguard", "internal/cluster", "internal/decide", "internal/diagnose", "internal/image", "internal/keychain",

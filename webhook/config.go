@@ -19,7 +19,10 @@ const (
 )
 
 // Names of the webhooks inside their configurations (they must be
-// fully-qualified names) and of the configuration objects.
+// fully-qualified names) and the default name of the configuration objects.
+// A Helm release names its configurations after its Service
+// (ReleaseConfigurationName), so two releases, or a release and a manual
+// install under the default name, never share a configuration.
 const (
 	MutatingWebhookName   = "mutate.pullguard.io"
 	ValidatingWebhookName = "validate.pullguard.io"
@@ -60,6 +63,8 @@ func Rules() []admissionregistrationv1.RuleWithOperations {
 // ConfigOptions say where the API server reaches the webhook and how it
 // treats it.
 type ConfigOptions struct {
+	// Name of both configurations; defaults to ConfigurationName.
+	Name string
 	// URL is the webhook server's base URL (e.g. "https://127.0.0.1:9443"),
 	// or empty when Service is set.
 	URL string
@@ -75,6 +80,20 @@ type ConfigOptions struct {
 	// ExcludeNamespaces are never sent to the webhooks (kube-system and the
 	// namespace pullguard runs in); namespaces labelled OptOutLabel neither.
 	ExcludeNamespaces []string
+}
+
+// ReleaseConfigurationName is the name the Helm chart gives both webhook
+// configurations of a release whose Service is service in namespace: the
+// Service's own DNS name, unique in the cluster because the Service is.
+func ReleaseConfigurationName(service, namespace string) string {
+	return service + "." + namespace
+}
+
+func (o ConfigOptions) name() string {
+	if o.Name == "" {
+		return ConfigurationName
+	}
+	return o.Name
 }
 
 func (o ConfigOptions) clientConfig(path string) admissionregistrationv1.WebhookClientConfig {
@@ -117,7 +136,7 @@ func MutatingConfiguration(o ConfigOptions) *admissionregistrationv1.MutatingWeb
 	reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
-		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName},
+		ObjectMeta: metav1.ObjectMeta{Name: o.name()},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name:                    MutatingWebhookName,
 			ClientConfig:            o.clientConfig(MutatePath),
@@ -138,7 +157,7 @@ func ValidatingConfiguration(o ConfigOptions) *admissionregistrationv1.Validatin
 	timeout, failure, sideEffects, selector := o.common()
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
-		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName},
+		ObjectMeta: metav1.ObjectMeta{Name: o.name()},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
 			Name:                    ValidatingWebhookName,
 			ClientConfig:            o.clientConfig(ValidatePath),

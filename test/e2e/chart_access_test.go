@@ -7,7 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pullguard/pullguard/webhook"
 )
+
+// chartConfiguration names the rendered release's webhook configurations.
+var chartConfiguration = webhook.ReleaseConfigurationName(chartRelease, chartNamespace)
 
 // testChartAdmission: the chart's webhooks, served under the chart's RBAC,
 // judge pods by the chart's default policy with the pull secrets they can
@@ -77,7 +82,7 @@ func testChartLeastPrivilege(t *testing.T, c *chartCluster, user, tlsSecret stri
 		{[]string{"list", "secrets", "--all-namespaces"}, "yes"},
 		{[]string{"watch", "nodes"}, "yes"},
 		{[]string{"update", "imagepolicies.pullguard.io", "--subresource=status"}, "yes"},
-		{[]string{"patch", "mutatingwebhookconfigurations/pullguard"}, "yes"},
+		{[]string{"patch", "mutatingwebhookconfigurations/" + chartConfiguration}, "yes"},
 		{[]string{"update", "secrets/" + tlsSecret, "-n", chartNamespace}, "yes"},
 		{[]string{"create", leases, "-n", chartNamespace}, "yes"},
 
@@ -103,7 +108,9 @@ func testChartLeastPrivilege(t *testing.T, c *chartCluster, user, tlsSecret stri
 		{[]string{"patch", "mutatingwebhookconfigurations/someone-else"}, "no"},
 		{[]string{"patch", "validatingwebhookconfigurations/someone-else"}, "no"},
 		{[]string{"create", "validatingwebhookconfigurations"}, "no"},
-		{[]string{"delete", "mutatingwebhookconfigurations/pullguard"}, "no"},
+		{[]string{"delete", "mutatingwebhookconfigurations/" + chartConfiguration}, "no"},
+		// Not the configurations of a manual install beside the chart.
+		{[]string{"patch", "validatingwebhookconfigurations/" + webhook.ConfigurationName}, "no"},
 		// Only its own lease, in its own namespace.
 		{[]string{"update", leases + "/someone-else", "-n", chartNamespace}, "no"},
 		{[]string{"create", leases, "-n", "kube-system"}, "no"},

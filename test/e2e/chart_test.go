@@ -34,15 +34,12 @@ const (
 // kinds out: any other kind it does not know still fails the test.
 var certManagerKinds = []string{"cert-manager.io/v1 Issuer", "cert-manager.io/v1 Certificate"}
 
-// chartCluster is an API server of TestChart's own. The chart's webhook
-// configurations are named webhook.ConfigurationName, as the suite's are,
-// and `serve --self-signed` patches its CA into configurations of that
-// name: on the suite's API server it would take over the suite's webhooks
-// (which, failing open, would then admit what the other cases expect
-// denied). The suite's serve also writes every ImagePolicy's status with
-// system:masters rights, so a status write by the chart's ServiceAccount
-// could not be told from its. Here the chart's objects are the only ones.
-// It shares the suite's registries, CA and binaries.
+// chartCluster is an API server of a chart test's own. The suite's serve
+// writes every ImagePolicy's status with system:masters rights, so a status
+// write by the chart's ServiceAccount could not be told from its; its
+// webhooks would also judge the chart's objects, and a Helm release owns
+// the one ImagePolicy CRD. Here the chart's objects are the only ones. It
+// shares the suite's registries, CA and binaries.
 type chartCluster struct {
 	api *bed.APIServer
 	k   bed.Kubectl
@@ -108,9 +105,9 @@ func TestChart(t *testing.T) {
 	c := startChartCluster(t)
 
 	ok := t.Run("crds-first", func(t *testing.T) {
-		crds := objects(t, helm(t, helmBin, "show", "crds", chartDir))
+		crds := renderChart(t, helmBin, "--show-only", "templates/crds.yaml")
 		if in, out := split(crds, kindCRD); len(in) == 0 || len(out) != 0 {
-			t.Fatalf("want only CRDs from helm show crds, got %d CRDs and %d others", len(in), len(out))
+			t.Fatalf("want only CRDs from templates/crds.yaml, got %d CRDs and %d others", len(in), len(out))
 		}
 		c.serverSideApply(t, crds, "--dry-run=server")
 		c.serverSideApply(t, crds)

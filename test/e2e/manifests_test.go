@@ -62,7 +62,7 @@ func helm(t *testing.T, bin string, args ...string) string {
 // chartNamespace, with more flags (values, --api-versions).
 func renderChart(t *testing.T, bin string, flags ...string) []*unstructured.Unstructured {
 	t.Helper()
-	args := append([]string{"template", chartRelease, chartDir, "--namespace", chartNamespace}, flags...)
+	args := append([]string{"template", chartRelease, chartDir, "--namespace", chartNamespace, "--set", "image.digest=" + chartTestDigest}, flags...)
 	return objects(t, helm(t, bin, args...))
 }
 

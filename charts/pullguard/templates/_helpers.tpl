@@ -34,7 +34,8 @@ app.kubernetes.io/part-of: pullguard
 {{- define "pullguard.image" -}}
 {{- $tag := "" }}
 {{- if .Values.image.tag }}{{ $tag = printf ":%s" .Values.image.tag }}{{ end }}
-{{- printf "%s%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- $digest := required "image.digest is required: install a released chart, or pass --set image.digest=sha256:... of the image you built (make image prints it)" .Values.image.digest }}
+{{- printf "%s%s@%s" .Values.image.repository $tag $digest }}
 {{- end }}
 
 {{/*
@@ -54,9 +55,29 @@ whether the cluster (or `helm template --api-versions`) serves cert-manager.io/v
 {{- printf "%s-tls" (include "pullguard.fullname" .) }}
 {{- end }}
 
-{{/* Name of the webhook configurations: webhook.ConfigurationName in Go. */}}
+{{/*
+Name of the release's cluster-scoped objects (webhook configurations,
+ClusterRole, ClusterRoleBinding): the Service's DNS name, <fullname>.<namespace>,
+as webhook.ReleaseConfigurationName in Go. Unique because the Service is, so
+two releases (even of one name in two namespaces) and a manual install under
+the default name "pullguard" never share one.
+*/}}
+{{- define "pullguard.clusterScopedName" -}}
+{{- printf "%s.%s" (include "pullguard.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/* Name of both webhook configurations; `serve --webhook-configuration`. */}}
 {{- define "pullguard.configurationName" -}}
-pullguard
+{{- include "pullguard.clusterScopedName" . }}
+{{- end }}
+
+{{/* ServiceAccount the Pods run as. */}}
+{{- define "pullguard.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "pullguard.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
 {{- end }}
 
 {{/* Lease of the status writer's leader election (leaderElectionID in Go). */}}

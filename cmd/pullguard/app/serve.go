@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/pullguard/pullguard/certs"
@@ -59,6 +60,7 @@ type serveOptions struct {
 	selfSignedSecret        string
 	selfSignedService       string
 	selfSignedHosts         []string
+	webhookConfiguration    string
 	zap                     zap.Options
 }
 
@@ -113,6 +115,7 @@ and the webhook server has started). SIGTERM shuts down gracefully.`,
 	f.StringVar(&o.selfSignedSecret, "self-signed-secret", defaultSelfSignedSecret, "Secret holding the self-signed CA and serving certificate")
 	f.StringVar(&o.selfSignedService, "self-signed-service", defaultSelfSignedService, "Service in front of the webhook; its DNS names go into the certificate")
 	f.StringArrayVar(&o.selfSignedHosts, "self-signed-host", nil, "extra DNS name or IP for the certificate (e.g. 127.0.0.1 for local runs); repeatable")
+	f.StringVar(&o.webhookConfiguration, "webhook-configuration", webhook.ConfigurationName, "name of the Mutating and Validating webhook configurations that call this server; --self-signed keeps their caBundle")
 	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(zapFlags)
 	f.AddGoFlagSet(zapFlags)
@@ -142,6 +145,9 @@ func (o *serveOptions) validate() error {
 			return usageError("--insecure-registry %q: %w", h, err)
 		}
 	}
+	if errs := validation.IsDNS1123Subdomain(o.webhookConfiguration); len(errs) > 0 {
+		return usageError("--webhook-configuration %q is not a valid object name: %s", o.webhookConfiguration, strings.Join(errs, "; "))
+	}
 	if o.selfSigned && o.selfSignedNamespace == "" {
 		o.selfSignedNamespace = os.Getenv("POD_NAMESPACE")
 		if o.selfSignedNamespace == "" {
@@ -155,7 +161,7 @@ func (o *serveOptions) validate() error {
 func (o *serveOptions) certOptions() certs.Options {
 	co := certs.Options{
 		Namespace: o.selfSignedNamespace, SecretName: o.selfSignedSecret, ServiceName: o.selfSignedService,
-		CertDir: o.certDir, WebhookConfigurations: []string{webhook.ConfigurationName},
+		CertDir: o.certDir, WebhookConfigurations: []string{o.webhookConfiguration},
 	}
 	for _, h := range o.selfSignedHosts {
 		if ip := net.ParseIP(h); ip != nil {

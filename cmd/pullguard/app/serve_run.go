@@ -61,6 +61,9 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if err != nil {
 		return serveFailed(err)
 	}
+	if err := metrics.RegisterBuildInfo(ctrlmetrics.Registry, version, commit); err != nil {
+		return serveFailed(err)
+	}
 	cacheOpts := cluster.CacheOptions()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        cluster.Scheme(),

@@ -28,6 +28,7 @@ var serveFlags = []string{
 	"node-docker-config", "registry-ca-file", "allow-loopback-registries", "allow-private-registries",
 	"insecure-registry", "leader-elect", "leader-election-namespace", "kubeconfig",
 	"self-signed", "self-signed-namespace", "self-signed-secret", "self-signed-service", "self-signed-host",
+	"webhook-configuration",
 	"zap-devel", "zap-encoder", "zap-log-level", "zap-stacktrace-level", "zap-time-encoding",
 }
 
@@ -52,7 +53,7 @@ type flagView struct {
 	WebhookTimeout, Budget                                            time.Duration
 	AllowLoopback, AllowPrivate, LeaderElect                          bool
 	InsecureRegistries                                                []string
-	LeaderElectionNamespace, Kubeconfig                               string
+	LeaderElectionNamespace, Kubeconfig, WebhookConfiguration         string
 	ZapDevelopment                                                    bool
 }
 
@@ -63,6 +64,7 @@ func viewOf(o *serveOptions) flagView {
 		WebhookTimeout: o.webhookTimeout, Budget: o.budget(), AllowLoopback: o.allowLoopback,
 		AllowPrivate: o.allowPrivate, LeaderElect: o.leaderElect, InsecureRegistries: o.insecureRegistries,
 		LeaderElectionNamespace: o.leaderElectionNamespace, Kubeconfig: o.kubeconfig, ZapDevelopment: o.zap.Development,
+		WebhookConfiguration: o.webhookConfiguration,
 	}
 }
 
@@ -86,7 +88,7 @@ func TestServeFlags(t *testing.T) {
 	t.Parallel()
 	defaults := flagView{
 		CertDir: defaultCertDir, MetricsAddr: ":8080", ProbeAddr: ":8081", Port: 9443,
-		WebhookTimeout: 10 * time.Second, Budget: 8 * time.Second,
+		WebhookTimeout: 10 * time.Second, Budget: 8 * time.Second, WebhookConfiguration: webhook.ConfigurationName,
 	}
 	tests := []struct {
 		name string
@@ -104,6 +106,7 @@ func TestServeFlags(t *testing.T) {
 				"--allow-private-registries", "--insecure-registry", "registry.local:5000",
 				"--insecure-registry", "mirror.local", "--leader-elect", "--leader-election-namespace", "pullguard",
 				"--kubeconfig", "/home/me/.kube/config", "--zap-devel",
+				"--webhook-configuration", "pullguard.pullguard-system",
 			},
 			want: func(flagView) flagView {
 				return flagView{
@@ -112,7 +115,7 @@ func TestServeFlags(t *testing.T) {
 					NodeDockerConfig: "/var/lib/kubelet/config.json", RegistryCAFile: "/etc/pullguard/ca.crt",
 					AllowLoopback: true, AllowPrivate: true, InsecureRegistries: []string{"registry.local:5000", "mirror.local"},
 					LeaderElect: true, LeaderElectionNamespace: "pullguard", Kubeconfig: "/home/me/.kube/config",
-					ZapDevelopment: true,
+					ZapDevelopment: true, WebhookConfiguration: "pullguard.pullguard-system",
 				}
 			},
 		},
@@ -186,6 +189,8 @@ func TestServeFlagErrors(t *testing.T) {
 		{"insecure registry without host", []string{"--insecure-registry", ":5000"}, "want host or host:port"},
 		{"bad zap level", []string{"--zap-log-level", "chatty"}, "zap-log-level"},
 		{"self-signed without a namespace", []string{"--self-signed"}, "--self-signed needs --self-signed-namespace"},
+		{"configuration name with upper case", []string{"--webhook-configuration", "PullGuard"}, `--webhook-configuration "PullGuard" is not a valid object name`},
+		{"empty configuration name", []string{"--webhook-configuration", ""}, `--webhook-configuration "" is not a valid object name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,11 +271,12 @@ func TestServeSelfSignedOptions(t *testing.T) {
 	o := &serveOptions{
 		certDir: "/certs", selfSigned: true, selfSignedNamespace: "pullguard",
 		selfSignedSecret: "tls", selfSignedService: "pg", selfSignedHosts: []string{"127.0.0.1", "pullguard.local", "::1"},
+		webhookConfiguration: "pg.pullguard",
 	}
 	got := o.certOptions()
 	want := certs.Options{
 		Namespace: "pullguard", SecretName: "tls", ServiceName: "pg", CertDir: "/certs",
-		WebhookConfigurations: []string{webhook.ConfigurationName},
+		WebhookConfigurations: []string{"pg.pullguard"},
 		ExtraDNSNames:         []string{"pullguard.local"},
 		ExtraIPs:              []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
 	}
