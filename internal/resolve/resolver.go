@@ -159,14 +159,15 @@ func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original 
 	var cands []keychain.Credential
 	if creds != nil {
 		var err error
-		if cands, err = creds.Candidates(ref.Repository); err != nil {
+		if cands, err = creds.Candidates(ctx, ref.Repository); err != nil {
 			return image.Facts{}, &image.Error{Class: image.Unauthorized, Image: original, Registry: ref.Registry, Reason: err.Error(), Err: err}
 		}
 	}
+	cands, failed := withoutFailed(cands)
 	if len(cands) == 0 {
 		facts, err := r.resolveWith(ctx, ref, original, keychain.Credential{}, w)
 		if err != nil {
-			return image.Facts{}, r.failure(original, ref, err)
+			return image.Facts{}, providersFailed(r.failure(original, ref, err), failed)
 		}
 		return facts, nil
 	}
@@ -195,7 +196,7 @@ func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original 
 	}
 	e := verdict(fails)
 	e.Tried = tried
-	return image.Facts{}, e
+	return image.Facts{}, providersFailed(e, failed)
 }
 
 // enter counts a lookup of registry under way, or refuses it when
