@@ -18,10 +18,12 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pullguard/pullguard/cmd/pullguard/app"
+	"github.com/pullguard/pullguard/internal/credentialprovider"
 	"github.com/pullguard/pullguard/webhook"
 )
 
@@ -67,6 +69,7 @@ type rendered struct {
 	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
 	validating *admissionregistrationv1.ValidatingWebhookConfiguration
 	deployment *appsv1.Deployment
+	configMaps []*corev1.ConfigMap
 	kinds      []string
 }
 
@@ -106,6 +109,10 @@ func helmTemplate(t *testing.T, args ...string) rendered {
 		case "Deployment":
 			r.deployment = &appsv1.Deployment{}
 			target = r.deployment
+		case "ConfigMap":
+			cm := &corev1.ConfigMap{}
+			r.configMaps = append(r.configMaps, cm)
+			target = cm
 		default:
 			continue
 		}
@@ -221,6 +228,7 @@ func TestServeAcceptsChartArgs(t *testing.T) {
 		{name: "self-signed"},
 		{name: "cert-manager", args: []string{"--api-versions", "cert-manager.io/v1"}},
 		{name: "fail closed", args: []string{"-f", filepath.Join(chartDir, "ci", "fail-closed-values.yaml")}},
+		{name: "credential providers", args: []string{"-f", filepath.Join(chartDir, "ci", "credential-providers-values.yaml")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -247,5 +255,52 @@ func TestImagePinnedByDigest(t *testing.T) {
 	}
 	if strings.Contains(image, ":latest") {
 		t.Errorf("image %q names latest", image)
+	}
+}
+
+// TestCredentialProviders: the chart's credential provider config is one
+// pullguard reads as the kubelet does, mounted where the flags point, with
+// the plugins' volume shared with the init container that fills it.
+func TestCredentialProviders(t *testing.T) {
+	t.Parallel()
+	r := helmTemplate(t, "-f", filepath.Join(chartDir, "ci", "credential-providers-values.yaml"))
+	var cfg string
+	for _, cm := range r.configMaps {
+		if cm.Name == release+"-credential-providers" {
+			cfg = cm.Data["config.yaml"]
+		}
+	}
+	if cfg == "" {
+		t.Fatal("no credential provider ConfigMap rendered")
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := credentialprovider.ReadConfig(path); err != nil {
+		t.Errorf("the rendered config does not read: %v\n%s", err, cfg)
+	}
+	spec := r.deployment.Spec.Template.Spec
+	c := spec.Containers[0]
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	for _, want := range []string{
+		"--image-credential-provider-config=" + mounts["credential-provider-config"] + "/config.yaml",
+		"--image-credential-provider-bin-dir=" + mounts["credential-provider-bin"],
+	} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("args %q lack %q", c.Args, want)
+		}
+	}
+	if len(spec.InitContainers) != 1 || len(spec.InitContainers[0].VolumeMounts) != 1 || spec.InitContainers[0].VolumeMounts[0].Name != "credential-provider-bin" {
+		t.Errorf("init containers %+v do not fill the plugins' volume", spec.InitContainers)
+	}
+	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "AWS_REGION" }) {
+		t.Errorf("env %+v lacks the plugins' AWS_REGION", c.Env)
+	}
+	if len(helmTemplate(t).configMaps) != 0 {
+		t.Error("the default values render a ConfigMap")
 	}
 }

@@ -367,7 +367,7 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 			in.DiskPressure = cluster.ConditionTrue(node, corev1.NodeDiskPressure)
 		}
 		if ref, err := image.Parse(in.Image); err == nil {
-			in.Credentials = credentialSources(creds, ref.Repository)
+			in.Credentials = credentialSources(ctx, creds, ref.Repository)
 		}
 		for _, f := range decision.Findings {
 			if f.Container == s.Name && pullFailure(f.Class) {
@@ -387,9 +387,9 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 // sources of the credentials it tries for repository, then what it read
 // for the pod and got nothing from, with why. An unreadable pull secret
 // fails Candidates; it is among the skipped.
-func credentialSources(creds resolve.Credentials, repository string) []string {
+func credentialSources(ctx context.Context, creds resolve.Credentials, repository string) []string {
 	var out []string
-	cands, _ := creds.Candidates(repository)
+	cands, _ := creds.Candidates(ctx, repository)
 	for _, c := range cands {
 		if !slices.Contains(out, c.Source) {
 			out = append(out, c.Source)

@@ -100,7 +100,16 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if err := startInformers(ctx, mgr, cacheOpts); err != nil {
 		return serveFailed(err)
 	}
-	view, err := cluster.New(mgr.GetCache(), cluster.Options{NodeDockerConfig: o.nodeDockerConfig})
+	viewOpts := cluster.Options{NodeDockerConfig: o.nodeDockerConfig}
+	plugins, err := o.providers.load()
+	if err != nil {
+		return err
+	}
+	if plugins != nil {
+		viewOpts.CredentialProviders = plugins
+		setupLog.Info("credential provider plugins", "providers", plugins.Names())
+	}
+	view, err := cluster.New(mgr.GetCache(), viewOpts)
 	if err != nil {
 		return usageError("%w", err)
 	}
