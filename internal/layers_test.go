@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"internal/keychain":           {"internal/image"},
 	"internal/fixtures":           {},
 	"internal/credentialprovider": {"internal/cache", "internal/keychain"},
+	"internal/nodehosts":          {"internal/addressguard", "internal/image"},
 	"internal/registrytest":       {"internal/fixtures"},
 	"internal/resolve":            {"internal/image", "internal/cache", "internal/addressguard", "internal/keychain"},
 	"policies/v1alpha1":           {},
@@ -48,7 +49,7 @@ var allowed = map[string][]string{
 	"cmd/pullguard/app": {
 		"certs",
 		"internal/addressguard", "internal/cluster", "internal/credentialprovider", "internal/decide", "internal/diagnose", "internal/image", "internal/keychain",
-		"internal/manifest", "internal/metrics", "internal/policystatus", "internal/resolve",
+		"internal/manifest", "internal/metrics", "internal/nodehosts", "internal/policystatus", "internal/resolve",
 		"internal/workload", "policies", "policies/v1alpha1", "webhook",
 	},
 }

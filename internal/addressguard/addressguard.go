@@ -10,6 +10,7 @@
 package addressguard
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/netip"
@@ -31,6 +32,9 @@ type Config struct {
 	// registry, a test CA) are trusted on top of the public ones. Nil uses
 	// the system pool.
 	RootCAs *x509.CertPool
+	// Certificates are client certificates offered to registries that ask
+	// (a mirror with mutual TLS).
+	Certificates []tls.Certificate
 }
 
 // BlockedError is the refusal of one address. It never carries credentials.

@@ -61,12 +61,15 @@ func (c Config) baseTransport() *http.Transport {
 		t = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	t.Proxy = nil
-	if c.RootCAs != nil {
+	if c.RootCAs != nil || len(c.Certificates) > 0 {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if t.TLSClientConfig != nil {
 			tc = t.TLSClientConfig.Clone()
 		}
-		tc.RootCAs = c.RootCAs
+		if c.RootCAs != nil {
+			tc.RootCAs = c.RootCAs
+		}
+		tc.Certificates = c.Certificates
 		t.TLSClientConfig = tc
 	}
 	t.DialContext = c.dial
