@@ -24,6 +24,7 @@ import (
 
 	"github.com/pullguard/pullguard/cmd/pullguard/app"
 	"github.com/pullguard/pullguard/internal/credentialprovider"
+	"github.com/pullguard/pullguard/internal/nodehosts"
 	"github.com/pullguard/pullguard/webhook"
 )
 
@@ -229,6 +230,7 @@ func TestServeAcceptsChartArgs(t *testing.T) {
 		{name: "cert-manager", args: []string{"--api-versions", "cert-manager.io/v1"}},
 		{name: "fail closed", args: []string{"-f", filepath.Join(chartDir, "ci", "fail-closed-values.yaml")}},
 		{name: "credential providers", args: []string{"-f", filepath.Join(chartDir, "ci", "credential-providers-values.yaml")}},
+		{name: "node registry config", args: []string{"-f", filepath.Join(chartDir, "ci", "node-registry-config-values.yaml")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -302,5 +304,53 @@ func TestCredentialProviders(t *testing.T) {
 	}
 	if len(helmTemplate(t).configMaps) != 0 {
 		t.Error("the default values render a ConfigMap")
+	}
+}
+
+// TestNodeRegistryConfig: the ConfigMap's files, laid out by the volume's
+// items, are a certs.d tree pullguard reads, mounted where the flag points.
+func TestNodeRegistryConfig(t *testing.T) {
+	t.Parallel()
+	r := helmTemplate(t, "-f", filepath.Join(chartDir, "ci", "node-registry-config-values.yaml"))
+	var data map[string]string
+	for _, cm := range r.configMaps {
+		if cm.Name == release+"-node-registry-config" {
+			data = cm.Data
+		}
+	}
+	spec := r.deployment.Spec.Template.Spec
+	root := t.TempDir()
+	laid := 0
+	for _, v := range spec.Volumes {
+		if v.Name != "node-registry-config" || v.ConfigMap == nil {
+			continue
+		}
+		for _, it := range v.ConfigMap.Items {
+			content, ok := data[it.Key]
+			if !ok {
+				t.Fatalf("item %q names no key of the ConfigMap", it.Key)
+			}
+			p := filepath.Join(root, filepath.FromSlash(it.Path))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			laid++
+		}
+	}
+	if laid != 2 {
+		t.Fatalf("laid out %d files, want 2", laid)
+	}
+	cfg, err := nodehosts.Load(root)
+	if err != nil {
+		t.Fatalf("the rendered tree does not load: %v", err)
+	}
+	if hosts, _ := cfg.Hosts("docker.io", false); len(hosts) != 2 || hosts[0] != "mirror.internal:5000" {
+		t.Errorf("docker.io pulls from %v, want the mirror first", hosts)
+	}
+	if !slices.Contains(spec.Containers[0].Args, "--node-registry-config=/etc/pullguard/node-registry-config") {
+		t.Errorf("args %q lack --node-registry-config", spec.Containers[0].Args)
 	}
 }

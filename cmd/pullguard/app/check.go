@@ -39,6 +39,7 @@ type checkOptions struct {
 	platforms          []string
 	dockerConfig       string
 	providers          providerFlags
+	nodeRegistryConfig string
 	registryCAFile     string
 	insecureRegistries []string
 	timeout            time.Duration
@@ -79,6 +80,7 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 	f.StringSliceVar(&o.platforms, "platform", []string{defaultPlatform}, "os/arch[/variant][:osversion] platforms of the cluster's nodes, comma separated (windows/amd64:10.0.17763)")
 	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config with registry credentials, matched and tried as the kubelet does (a .dockercfg file in the legacy layout, any other name in the auths layout)")
 	o.providers.add(f)
+	addNodeRegistryConfigFlag(f, &o.nodeRegistryConfig)
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "time budget to resolve the images of one object")
@@ -206,10 +208,11 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 		InsecureRegistries: o.insecureRegistries,
 		RootCAs:            rootCAs,
 	}, policy.Network())
-	lookup := resolve.New(
-		resolve.WithTransport(guard.Transport()),
-		resolve.WithInsecureRegistries(guard.InsecureRegistries...),
-	)
+	nodeHosts, err := loadNodeHosts(o.nodeRegistryConfig)
+	if err != nil {
+		return nil, err
+	}
+	lookup := resolve.New(registryOptions(nodeHosts, guard, noWrap)...)
 	return &checkRun{policy: policy, nodes: nodes, credentials: creds, lookup: lookup, docs: docs}, nil
 }
 

@@ -48,6 +48,7 @@ type serveOptions struct {
 	webhookTimeout          time.Duration
 	nodeDockerConfig        string
 	providers               providerFlags
+	nodeRegistryConfig      string
 	registryCAFile          string
 	allowLoopback           bool
 	allowPrivate            bool
@@ -103,6 +104,7 @@ and the webhook server has started). SIGTERM shuts down gracefully.`,
 	f.DurationVar(&o.webhookTimeout, "webhook-timeout", defaultWebhookTimeout, "the webhooks' configured timeoutSeconds (whole seconds, 1s-30s); each request's budget is set below it")
 	f.StringVar(&o.nodeDockerConfig, "node-docker-config", "", "docker config the nodes pull with (the kubelet's config.json; .dockercfg in the legacy layout), tried after the pod's pull secrets")
 	o.providers.add(f)
+	addNodeRegistryConfigFlag(f, &o.nodeRegistryConfig)
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.BoolVar(&o.allowLoopback, "allow-loopback-registries", false, "allow registries on loopback addresses (policies may allow it too)")
 	f.BoolVar(&o.allowPrivate, "allow-private-registries", false, "allow registries on private addresses (policies may allow it too)")

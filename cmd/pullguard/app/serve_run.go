@@ -113,7 +113,11 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if err != nil {
 		return usageError("%w", err)
 	}
-	lookups, err := newNetworkResolvers(guard, o.budget(), m, log.WithName("resolve"))
+	nodeHosts, err := loadNodeHosts(o.nodeRegistryConfig)
+	if err != nil {
+		return err
+	}
+	lookups, err := newNetworkResolvers(guard, nodeHosts, o.budget(), m, log.WithName("resolve"))
 	if err != nil {
 		return serveFailed(err)
 	}

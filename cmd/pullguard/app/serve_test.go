@@ -25,7 +25,7 @@ import (
 // serveFlags are the flags serve promises (the chart and the docs use them).
 var serveFlags = []string{
 	"cert-dir", "port", "metrics-bind-address", "health-probe-bind-address", "webhook-timeout",
-	"node-docker-config", "image-credential-provider-config", "image-credential-provider-bin-dir", "registry-ca-file", "allow-loopback-registries", "allow-private-registries",
+	"node-docker-config", "image-credential-provider-config", "image-credential-provider-bin-dir", "node-registry-config", "registry-ca-file", "allow-loopback-registries", "allow-private-registries",
 	"insecure-registry", "leader-elect", "leader-election-namespace", "kubeconfig",
 	"self-signed", "self-signed-namespace", "self-signed-secret", "self-signed-service", "self-signed-host",
 	"zap-devel", "zap-encoder", "zap-log-level", "zap-stacktrace-level", "zap-time-encoding",
