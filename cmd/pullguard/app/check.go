@@ -40,6 +40,7 @@ type checkOptions struct {
 	dockerConfig       string
 	providers          providerFlags
 	nodeRegistryConfig string
+	registryProxy      string
 	registryCAFile     string
 	insecureRegistries []string
 	timeout            time.Duration
@@ -81,6 +82,7 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config with registry credentials, matched and tried as the kubelet does (a .dockercfg file in the legacy layout, any other name in the auths layout)")
 	o.providers.add(f)
 	addNodeRegistryConfigFlag(f, &o.nodeRegistryConfig)
+	addRegistryProxyFlag(f, &o.registryProxy)
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "time budget to resolve the images of one object")
@@ -201,12 +203,17 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxy, err := registryProxy(o.registryProxy)
+	if err != nil {
+		return nil, err
+	}
 	guard := widen(addressguard.Config{
 		// check runs next to the developer or CI job, where a registry on
 		// loopback is the developer's own; the webhook keeps it off by default.
 		AllowLoopback:      true,
 		InsecureRegistries: o.insecureRegistries,
 		RootCAs:            rootCAs,
+		Proxy:              proxy,
 	}, policy.Network())
 	nodeHosts, err := loadNodeHosts(o.nodeRegistryConfig)
 	if err != nil {

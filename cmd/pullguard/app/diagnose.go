@@ -140,7 +140,8 @@ func runDiagnose(cmd *cobra.Command, o *diagnoseOptions, target string) error {
 	}
 	// diagnose runs next to the person asking, like check: a registry on
 	// their loopback or private network is theirs.
-	guard := addressguard.Config{AllowLoopback: true, AllowPrivate: true, InsecureRegistries: o.insecureRegistries, RootCAs: rootCAs}
+	guard := addressguard.Config{AllowLoopback: true, AllowPrivate: true, InsecureRegistries: o.insecureRegistries, RootCAs: rootCAs,
+		Proxy: addressguard.ProxyFromEnvironment()}
 	d := &diagnoser{c: c, view: view, lookup: resolve.New(
 		resolve.WithTransport(guard.Transport()),
 		resolve.WithInsecureRegistries(guard.InsecureRegistries...),

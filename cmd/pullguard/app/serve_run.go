@@ -161,11 +161,16 @@ func (o *serveOptions) guard() (addressguard.Config, error) {
 	if err != nil {
 		return addressguard.Config{}, err
 	}
+	proxy, err := registryProxy(o.registryProxy)
+	if err != nil {
+		return addressguard.Config{}, err
+	}
 	return addressguard.Config{
 		AllowLoopback:      o.allowLoopback,
 		AllowPrivate:       o.allowPrivate,
 		InsecureRegistries: o.insecureRegistries,
 		RootCAs:            rootCAs,
+		Proxy:              proxy,
 	}, nil
 }
 
