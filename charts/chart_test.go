@@ -19,11 +19,14 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/pullguard/pullguard/cmd/pullguard/app"
+	"github.com/pullguard/pullguard/internal/credentialprovider"
+	"github.com/pullguard/pullguard/internal/nodehosts"
 	"github.com/pullguard/pullguard/webhook"
 )
 
@@ -77,6 +80,7 @@ type rendered struct {
 	mutating   *admissionregistrationv1.MutatingWebhookConfiguration
 	validating *admissionregistrationv1.ValidatingWebhookConfiguration
 	deployment *appsv1.Deployment
+	configMaps []*corev1.ConfigMap
 	kinds      []string
 	// docs are every rendered object, in order.
 	docs []*unstructured.Unstructured
@@ -133,6 +137,10 @@ func parseRendered(t *testing.T, out string) rendered {
 		case "Deployment":
 			r.deployment = &appsv1.Deployment{}
 			target = r.deployment
+		case "ConfigMap":
+			cm := &corev1.ConfigMap{}
+			r.configMaps = append(r.configMaps, cm)
+			target = cm
 		default:
 			continue
 		}
@@ -289,6 +297,8 @@ func TestServeAcceptsChartArgs(t *testing.T) {
 		{name: "self-signed"},
 		{name: "cert-manager", args: []string{"--api-versions", "cert-manager.io/v1"}},
 		{name: "fail closed", args: []string{"-f", filepath.Join(chartDir, "ci", "fail-closed-values.yaml")}},
+		{name: "credential providers", args: []string{"-f", filepath.Join(chartDir, "ci", "credential-providers-values.yaml")}},
+		{name: "node registry config", args: []string{"-f", filepath.Join(chartDir, "ci", "node-registry-config-values.yaml")}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -335,5 +345,100 @@ func TestImagePinnedByDigest(t *testing.T) {
 	}
 	if strings.Contains(image, ":latest") {
 		t.Errorf("image %q names latest", image)
+	}
+}
+
+// TestCredentialProviders: the chart's credential provider config is one
+// pullguard reads as the kubelet does, mounted where the flags point, with
+// the plugins' volume shared with the init container that fills it.
+func TestCredentialProviders(t *testing.T) {
+	t.Parallel()
+	r := helmTemplate(t, "-f", filepath.Join(chartDir, "ci", "credential-providers-values.yaml"))
+	var cfg string
+	for _, cm := range r.configMaps {
+		if cm.Name == release+"-credential-providers" {
+			cfg = cm.Data["config.yaml"]
+		}
+	}
+	if cfg == "" {
+		t.Fatal("no credential provider ConfigMap rendered")
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := credentialprovider.ReadConfig(path); err != nil {
+		t.Errorf("the rendered config does not read: %v\n%s", err, cfg)
+	}
+	spec := r.deployment.Spec.Template.Spec
+	c := spec.Containers[0]
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	for _, want := range []string{
+		"--image-credential-provider-config=" + mounts["credential-provider-config"] + "/config.yaml",
+		"--image-credential-provider-bin-dir=" + mounts["credential-provider-bin"],
+	} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("args %q lack %q", c.Args, want)
+		}
+	}
+	if len(spec.InitContainers) != 1 || len(spec.InitContainers[0].VolumeMounts) != 1 || spec.InitContainers[0].VolumeMounts[0].Name != "credential-provider-bin" {
+		t.Errorf("init containers %+v do not fill the plugins' volume", spec.InitContainers)
+	}
+	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "AWS_REGION" }) {
+		t.Errorf("env %+v lacks the plugins' AWS_REGION", c.Env)
+	}
+	if len(helmTemplate(t).configMaps) != 0 {
+		t.Error("the default values render a ConfigMap")
+	}
+}
+
+// TestNodeRegistryConfig: the ConfigMap's files, laid out by the volume's
+// items, are a certs.d tree pullguard reads, mounted where the flag points.
+func TestNodeRegistryConfig(t *testing.T) {
+	t.Parallel()
+	r := helmTemplate(t, "-f", filepath.Join(chartDir, "ci", "node-registry-config-values.yaml"))
+	var data map[string]string
+	for _, cm := range r.configMaps {
+		if cm.Name == release+"-node-registry-config" {
+			data = cm.Data
+		}
+	}
+	spec := r.deployment.Spec.Template.Spec
+	root := t.TempDir()
+	laid := 0
+	for _, v := range spec.Volumes {
+		if v.Name != "node-registry-config" || v.ConfigMap == nil {
+			continue
+		}
+		for _, it := range v.ConfigMap.Items {
+			content, ok := data[it.Key]
+			if !ok {
+				t.Fatalf("item %q names no key of the ConfigMap", it.Key)
+			}
+			p := filepath.Join(root, filepath.FromSlash(it.Path))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			laid++
+		}
+	}
+	if laid != 2 {
+		t.Fatalf("laid out %d files, want 2", laid)
+	}
+	cfg, err := nodehosts.Load(root)
+	if err != nil {
+		t.Fatalf("the rendered tree does not load: %v", err)
+	}
+	if hosts, _ := cfg.Hosts("docker.io", false); len(hosts) != 2 || hosts[0] != "mirror.internal:5000" {
+		t.Errorf("docker.io pulls from %v, want the mirror first", hosts)
+	}
+	if !slices.Contains(spec.Containers[0].Args, "--node-registry-config=/etc/pullguard/node-registry-config") {
+		t.Errorf("args %q lack --node-registry-config", spec.Containers[0].Args)
 	}
 }

@@ -126,6 +126,13 @@ func TestEvaluateMessages(t *testing.T) {
 	unreadable := failed(t, "ghcr.io/acme/api:v1", image.Unauthorized)
 	unreadable.Err.(*image.Error).Reason = `the kubelet cannot read a pull secret of the pod: docker config from secret team-a/regcred: entry "ghcr.io": "auth" is not valid base64`
 	unreadable.Err.(*image.Error).Err = image.ErrUnreadablePullSecret
+	providerFailed := failed(t, "ghcr.io/acme/api:v1", image.Unreachable)
+	providerFailed.Err.(*image.Error).Reason = "credential provider ecr-credential-provider failed: exit status 1"
+	providerFailed.Err.(*image.Error).Err = image.ErrCredentialProviderFailed
+	providerFailed.Err.(*image.Error).Tried = []image.Attempt{
+		{Source: "secret team-a/regcred", Class: image.Unauthorized, StatusCode: 401, Answer: "401 Unauthorized"},
+		{Source: "credential provider ecr-credential-provider", Class: image.Unreachable, Answer: "failed: exit status 1"},
+	}
 	plain := use(t, "ghcr.io/acme/api:v1")
 	plain.Facts, plain.Err = nil, errors.New("dial tcp: i/o timeout")
 	tests := []struct {
@@ -157,6 +164,12 @@ func TestEvaluateMessages(t *testing.T) {
 		wantClass: image.Unauthorized,
 		wantMsg:   `container "app": image "ghcr.io/acme/api:v1" would not be pulled: the kubelet cannot read a pull secret of the pod: docker config from secret team-a/regcred: entry "ghcr.io": "auth" is not valid base64, so the kubelet fails every image pull of the pod`,
 		wantFix:   `recreate the pull secret (kubectl create secret docker-registry NAME --docker-server=... --docker-username=... --docker-password=...), or remove it from the pod's imagePullSecrets`,
+	}, {
+		name:      "a failed credential provider leaves the answer unknown",
+		r:         providerFailed,
+		wantClass: image.Unreachable,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1" could not be verified: credential provider ecr-credential-provider failed: exit status 1, and registry "ghcr.io" refused the lookup without its credentials (credentials tried: secret team-a/regcred (401 Unauthorized), credential provider ecr-credential-provider (failed: exit status 1))`,
+		wantFix:   `check that pullguard can run the credential provider as the nodes do: its executable in --image-credential-provider-bin-dir, and the cloud identity of pullguard's pod (IRSA, workload identity)`,
 	}, {
 		name:      "untyped error is unreachable",
 		r:         plain,

@@ -82,6 +82,11 @@ func registryErrorText(r *Result, rerr *image.Error, obj workload.Object) (strin
 		return fmt.Sprintf("%s: registry %q is not allowed%s", subject(r), reg, because(rerr)),
 			"copy the image to an allowed registry and use that reference"
 	default: // Unreachable and any class added later
+		if errors.Is(rerr, image.ErrCredentialProviderFailed) {
+			return fmt.Sprintf("%s could not be verified: %s, and registry %q refused the lookup without its credentials (%s)",
+					subject(r), rerr.Reason, reg, credentialsTried(r, rerr, reg)),
+				"check that pullguard can run the credential provider as the nodes do: its executable in --image-credential-provider-bin-dir, and the cloud identity of pullguard's pod (IRSA, workload identity)"
+		}
 		return fmt.Sprintf("%s: registry %q could not be reached%s", subject(r), reg, because(rerr)),
 			fmt.Sprintf("check that nodes can resolve and reach %q (DNS, firewall, proxy, CA certificates)", reg)
 	}

@@ -10,9 +10,13 @@
 package addressguard
 
 import (
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/netip"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // Config says which otherwise refused destinations are allowed. The zero
@@ -31,6 +35,16 @@ type Config struct {
 	// registry, a test CA) are trusted on top of the public ones. Nil uses
 	// the system pool.
 	RootCAs *x509.CertPool
+	// Certificates are client certificates offered to registries that ask
+	// (a mirror with mutual TLS).
+	Certificates []tls.Certificate
+	// Proxy, when set, sends requests through HTTP proxies as net/http
+	// would with these settings (ProxyFromEnvironment reads them); the
+	// registry's name is checked before a request goes to the proxy.
+	Proxy *httpproxy.Config
+	// LookupNetIP resolves a registry's name for that check; nil uses
+	// net.DefaultResolver.
+	LookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
 // BlockedError is the refusal of one address. It never carries credentials.

@@ -38,8 +38,9 @@ func (e *PlainHTTPError) Error() string {
 // fail with a *BlockedError that errors.As finds through the *url.Error and
 // *net.OpError around it.
 //
-// The transport ignores HTTP(S)_PROXY: through a proxy the dialled address
-// is the proxy's, and the guard could not see where the proxy goes.
+// Proxies are used only as Proxy says (never the environment behind the
+// caller's back); through one, the registry's name is checked before the
+// request leaves (see proxying).
 func (c Config) Transport() http.RoundTripper {
 	secure := c.baseTransport()
 	insecure := c.baseTransport()
@@ -60,13 +61,16 @@ func (c Config) baseTransport() *http.Transport {
 		// Someone replaced the package variable; start from net/http's.
 		t = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	t.Proxy = nil
-	if c.RootCAs != nil {
+	t.Proxy = c.proxyFunc()
+	if c.RootCAs != nil || len(c.Certificates) > 0 {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if t.TLSClientConfig != nil {
 			tc = t.TLSClientConfig.Clone()
 		}
-		tc.RootCAs = c.RootCAs
+		if c.RootCAs != nil {
+			tc.RootCAs = c.RootCAs
+		}
+		tc.Certificates = c.Certificates
 		t.TLSClientConfig = tc
 	}
 	t.DialContext = c.dial
@@ -90,13 +94,18 @@ func (c Config) dial(ctx context.Context, network, address string) (net.Conn, er
 	d := &net.Dialer{
 		Timeout:   30 * time.Second,
 		KeepAlive: 30 * time.Second,
-		Control: func(_, resolved string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(resolved)
-			if err != nil {
-				return &BlockedError{Host: host, Reason: reasonInvalid}
-			}
-			return c.Check(host, ap.Addr())
-		},
+	}
+	if c.isProxy(address) {
+		// Allowed because it is configured; the registry behind it was
+		// checked by proxyFunc.
+		return d.DialContext(ctx, network, address)
+	}
+	d.Control = func(_, resolved string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(resolved)
+		if err != nil {
+			return &BlockedError{Host: host, Reason: reasonInvalid}
+		}
+		return c.Check(host, ap.Addr())
 	}
 	return d.DialContext(ctx, network, address)
 }

@@ -148,6 +148,33 @@ func (c *Cache[V]) Kept(key string) bool {
 	return ok && e.err == nil
 }
 
+// Get returns the live success kept for key, without counting a hit or a
+// miss.
+func (c *Cache[V]) Get(key string) (V, bool) {
+	e, ok := c.lookup(key)
+	if !ok || e.err != nil {
+		var zero V
+		return zero, false
+	}
+	return e.val, true
+}
+
+// Put keeps val under key for ttl (Forever keeps it until evicted; ttl <= 0
+// removes the key). It is for callers that decide a result's key only once
+// they have it (a credential provider's answer says which images it is
+// for): keys written with Put must never be given to Do, whose flights
+// assume that they alone write their key.
+func (c *Cache[V]) Put(key string, val V, ttl time.Duration) {
+	switch {
+	case ttl <= 0:
+		c.lru.Remove(key)
+	case ttl == Forever:
+		c.lru.Add(key, entry[V]{val: val})
+	default:
+		c.lru.Add(key, entry[V]{val: val, expires: c.now().Add(ttl)})
+	}
+}
+
 // Stats reports how many calls of Do found a kept result (hits) and how many
 // did not (misses, whether they started a flight or joined one).
 func (c *Cache[V]) Stats() (hits, misses uint64) {

@@ -512,3 +512,37 @@ func waitFlights(t *testing.T, c *Cache[string], key string) {
 		t.Fatal("a flight of the key did not end")
 	}
 }
+
+func TestPutKeepsByTTL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		ttl     time.Duration
+		advance time.Duration
+		want    bool
+	}{
+		{name: "live", ttl: time.Minute, advance: 59 * time.Second, want: true},
+		{name: "expired", ttl: time.Minute, advance: time.Minute, want: false},
+		{name: "forever", ttl: Forever, advance: 1000 * time.Hour, want: true},
+		{name: "zero removes", ttl: 0, want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, clk := newWithClock[string](4, 0)
+			c.Put("k", "old", Forever)
+			c.Put("k", "v", tt.ttl)
+			clk.Advance(tt.advance)
+			got, ok := c.Get("k")
+			if ok != tt.want || (ok && got != "v") {
+				t.Errorf("Get = %q, %t; want v, %t", got, ok, tt.want)
+			}
+			if _, ok := c.Get("other"); ok {
+				t.Error("Get of a key never put found a value")
+			}
+			if h, m := c.Stats(); h+m != 0 {
+				t.Errorf("Get counted %d hits, %d misses; want none", h, m)
+			}
+		})
+	}
+}

@@ -31,7 +31,11 @@ const defaultServiceAccount = "default"
 //     nothing to a pod that names some. Merging both would pass images the
 //     kubelet then fails to pull.
 //  2. then, appended, the node docker config (Options.NodeDockerConfig),
-//     a keyring of its own. Credential provider plugins are not included.
+//     a keyring of its own;
+//  3. then, appended, what the credential provider plugins answer for the
+//     image (Options.CredentialProviders), one keyring across plugins
+//     (image_manager.go: secrets, then the node keyring, then the external
+//     provider keyring).
 //
 // A secret that is missing, of a type the kubelet ignores, or without data
 // under its type's key is skipped, as the kubelet skips it, and named in
@@ -73,6 +77,9 @@ func (v *View) Credentials(ctx context.Context, namespace string, pod *workload.
 		} else {
 			chains = append(chains, keychain.New(cfg))
 		}
+	}
+	if v.providers != nil {
+		chains = append(chains, keychain.FromProvider(v.providers))
 	}
 	creds.Keychain = keychain.Union(chains...)
 	return creds, nil
@@ -221,11 +228,11 @@ type credentials struct {
 
 // Candidates fails for every repository when a pull secret is unreadable,
 // as the kubelet's keyring does, before any registry is asked.
-func (c *credentials) Candidates(repository string) ([]keychain.Credential, error) {
+func (c *credentials) Candidates(ctx context.Context, repository string) ([]keychain.Credential, error) {
 	if c.unreadable != nil {
 		return nil, c.unreadable
 	}
-	return c.Keychain.Candidates(repository)
+	return c.Keychain.Candidates(ctx, repository)
 }
 
 // Skipped lists the pull secrets (and node config) skipped, with why.

@@ -33,7 +33,7 @@ type answer struct {
 // ask is what creds answer for repository.
 func ask(t *testing.T, creds resolve.Credentials, repository string) answer {
 	t.Helper()
-	cands, err := creds.Candidates(repository)
+	cands, err := creds.Candidates(t.Context(), repository)
 	if err != nil {
 		t.Fatalf("Candidates(%q): %v", repository, err)
 	}
@@ -227,7 +227,7 @@ func TestUnreadablePullSecretFailsEveryPull(t *testing.T) {
 	}
 	var printed strings.Builder
 	for _, repo := range []string{"ghcr.io/acme/api", "docker.io/library/nginx"} {
-		cands, err := creds.Candidates(repo)
+		cands, err := creds.Candidates(t.Context(), repo)
 		if !errors.Is(err, image.ErrUnreadablePullSecret) || cands != nil {
 			t.Errorf("Candidates(%q) = %v, %v; want image.ErrUnreadablePullSecret", repo, cands, err)
 		}

@@ -10,6 +10,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/pullguard/pullguard/internal/keychain"
 )
 
 // Defaults of Options.
@@ -30,6 +32,10 @@ type Options struct {
 	// its modification time or size changes, so a remounted secret applies
 	// without a restart.
 	NodeDockerConfig string
+	// CredentialProviders are the kubelet's credential provider plugins
+	// (internal/credentialprovider), asked after the node docker config;
+	// nil for none.
+	CredentialProviders keychain.Provider
 	// SecretMemoSize bounds the memo of parsed pull secrets; 0 means
 	// DefaultSecretMemoSize.
 	SecretMemoSize int
@@ -41,10 +47,12 @@ type Options struct {
 // View answers from a cache-backed client.Reader. It is safe for concurrent
 // use.
 type View struct {
-	reader   client.Reader
-	node     *fileKeychain // nil without Options.NodeDockerConfig
-	secrets  *lru.Cache[secretKey, parsedSecret]
-	compiled *lru.Cache[policyKey, compiledPolicy]
+	reader client.Reader
+	node   *fileKeychain // nil without Options.NodeDockerConfig
+	// providers are Options.CredentialProviders.
+	providers keychain.Provider
+	secrets   *lru.Cache[secretKey, parsedSecret]
+	compiled  *lru.Cache[policyKey, compiledPolicy]
 }
 
 // New returns a View reading from reader, normally the manager's
@@ -70,7 +78,7 @@ func New(reader client.Reader, opts Options) (*View, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster view: policy memo: %w", err)
 	}
-	v := &View{reader: reader, secrets: secrets, compiled: compiled}
+	v := &View{reader: reader, secrets: secrets, compiled: compiled, providers: opts.CredentialProviders}
 	if opts.NodeDockerConfig != "" {
 		v.node = &fileKeychain{path: opts.NodeDockerConfig}
 		if _, err := v.node.load(); err != nil {

@@ -73,6 +73,12 @@ type Attempt struct {
 	Answer string
 }
 
+// ErrCredentialProviderFailed marks a lookup whose registry refused every
+// credential tried while a credential provider plugin that matched the
+// image gave none: what the nodes would get with the provider's
+// credentials is not known (Unreachable).
+var ErrCredentialProviderFailed = errors.New("a credential provider plugin failed")
+
 // ErrUnreadablePullSecret marks a pull secret of a supported type whose
 // docker config the kubelet cannot decode: it then fails every image pull
 // of the pod before asking any registry (Unauthorized, without StatusCode).

@@ -19,6 +19,13 @@
 //   - all of a pod's pull secrets make ONE keyring (the order is across
 //     secrets); the nodes' keyring is asked after it and its answers appended.
 //
+// Credential provider plugins (Provider) make a keyring of their own, built
+// for each image from what the plugins answer for it (the kubelet's
+// externalCredentialProviderKeyring): all plugins' answers in ONE keyring,
+// asked after the pod's and the nodes'. A plugin that fails gives nothing,
+// as in the kubelet; Candidates names it with a Credential whose Failure is
+// set, so that a message can say so.
+//
 // The kubelet then tries every matching credential in order until a pull
 // succeeds. go-containerregistry's pkg/authn/kubernetes ports the matching,
 // but an authn.Keychain answers one authenticator per registry, so it can
@@ -30,6 +37,7 @@
 package keychain
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -51,6 +59,11 @@ type Credential struct {
 	// credentials have equal identities whatever their source, and one that
 	// sends nothing (Anonymous) has "".
 	Identity string
+	// Failure is set when Source is a credential provider that failed for
+	// the image: why, in words that hold none of its output. Such a
+	// credential sends nothing and is never tried; the kubelet would have
+	// tried what the provider gives.
+	Failure string
 	// config is a func so that fmt, printing a Credential held in another
 	// value's unexported field, cannot walk into it by reflection.
 	config func() authn.AuthConfig
@@ -87,10 +100,44 @@ type Keychain struct {
 	rings []*ring
 }
 
+// Provider gives the docker configs that credential provider plugins
+// answer for an image, as the kubelet runs them (internal/credentialprovider
+// implements it). Configs come in the order of the plugins' configuration;
+// failures name the plugins that matched the image but gave no answer.
+type Provider interface {
+	Provide(ctx context.Context, repository string) ([]*Config, []Failure)
+}
+
+// Failure is a credential provider that matched an image and failed.
+type Failure struct {
+	// Source names the provider ("credential provider ecr-credential-provider").
+	Source string
+	// Reason says why, never with the plugin's output.
+	Reason string
+}
+
+// FromProvider returns a keychain whose one keyring is built, for each
+// image, from what p answers for it. A nil p gives an empty keychain.
+func FromProvider(p Provider) *Keychain {
+	if p == nil {
+		return &Keychain{}
+	}
+	return &Keychain{rings: []*ring{{provider: p}}}
+}
+
 // New returns one keyring holding configs, as the kubelet builds one from
 // all of a pod's pull secrets: keys are ordered across configs, and equal
 // keys keep the order of configs. Nil configs are skipped.
 func New(configs ...*Config) *Keychain {
+	r := newRing(configs)
+	if r == nil {
+		return &Keychain{}
+	}
+	return &Keychain{rings: []*ring{r}}
+}
+
+// newRing is one keyring of configs, nil when they hold no key.
+func newRing(configs []*Config) *ring {
 	r := &ring{creds: map[string][]Credential{}}
 	for _, c := range configs {
 		if c == nil {
@@ -104,7 +151,7 @@ func New(configs ...*Config) *Keychain {
 		}
 	}
 	if len(r.index) == 0 {
-		return &Keychain{}
+		return nil
 	}
 	// Most specific first: "quay.io/team" sorts after "quay.io", so it
 	// comes first in reverse order.
@@ -113,7 +160,7 @@ func New(configs ...*Config) *Keychain {
 	for _, k := range r.index {
 		r.targets = append(r.targets, parseTarget(k))
 	}
-	return &Keychain{rings: []*ring{r}}
+	return r
 }
 
 // Union returns a keychain asking chains in order and appending their
@@ -132,23 +179,33 @@ func Union(chains ...*Keychain) *Keychain {
 // Candidates returns the credentials the kubelet would try for repository,
 // a normalized repository name as image.Reference.Repository spells it
 // ("docker.io/library/nginx"), in the order it tries them. Empty means the
-// kubelet pulls anonymously. It never fails; the error is resolve's
-// Credentials contract.
-func (k *Keychain) Candidates(repository string) ([]Credential, error) {
-	return k.lookup(repository), nil
+// kubelet pulls anonymously. Credential provider plugins run under ctx.
+// It never fails; the error is resolve's Credentials contract.
+func (k *Keychain) Candidates(ctx context.Context, repository string) ([]Credential, error) {
+	return k.lookup(ctx, repository), nil
 }
 
 // Skipped is empty: a keychain holds what was read, not what was not.
 func (k *Keychain) Skipped() []string { return nil }
 
-func (k *Keychain) lookup(repository string) []Credential {
+func (k *Keychain) lookup(ctx context.Context, repository string) []Credential {
 	if k == nil {
 		return nil
 	}
 	image := parseTarget(repository)
 	var out []Credential
 	for _, r := range k.rings {
-		out = append(out, r.lookup(repository, image)...)
+		if r.provider == nil {
+			out = append(out, r.lookup(repository, image)...)
+			continue
+		}
+		configs, failures := r.provider.Provide(ctx, repository)
+		if pr := newRing(configs); pr != nil {
+			out = append(out, pr.lookup(repository, image)...)
+		}
+		for _, f := range failures {
+			out = append(out, Credential{Source: f.Source, Failure: f.Reason})
+		}
 	}
 	return out
 }
@@ -160,6 +217,9 @@ func (k *Keychain) Empty() bool { return k == nil || len(k.rings) == 0 }
 func (k Keychain) String() string {
 	var parts []string
 	for _, r := range k.rings {
+		if r.provider != nil {
+			parts = append(parts, "credential provider plugins")
+		}
 		for _, key := range r.index {
 			for _, c := range r.creds[key] {
 				parts = append(parts, fmt.Sprintf("%s from %s", key, c.Source))
@@ -176,8 +236,10 @@ func (k Keychain) GoString() string { return k.String() }
 // would otherwise print the fields.
 func (k Keychain) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, k.String()) }
 
-// ring is one kubelet keyring (its BasicDockerKeyring).
+// ring is one kubelet keyring (its BasicDockerKeyring), or, with
+// provider set, the one built for each image from the plugins' answers.
 type ring struct {
+	provider Provider
 	// index holds the keys, unique, in reverse byte order; targets[i] is
 	// index[i] parsed.
 	index   []string
@@ -218,6 +280,23 @@ func isDockerHub(repository string) bool {
 		return true
 	}
 	return !strings.ContainsAny(first, ".:")
+}
+
+// Matches reports whether pattern, a docker config key or a credential
+// provider's matchImages entry ("*.dkr.ecr.*.amazonaws.com"), applies to
+// repository, a normalized name ("docker.io/library/nginx"), by the
+// kubelet's URLsMatchStr: equal ports, as many DNS labels each matching as
+// a glob, the pattern's path a prefix of the repository's. Unlike a keyring
+// lookup there is no Docker Hub fallback.
+func Matches(pattern, repository string) bool {
+	return parseTarget(pattern).matches(parseTarget(repository))
+}
+
+// ValidPattern fails for a pattern the kubelet refuses in matchImages:
+// one that does not parse as a URL once "https://" is put before it.
+func ValidPattern(pattern string) error {
+	_, err := url.Parse("https://" + pattern)
+	return err
 }
 
 // target is a key or an image name read as the kubelet reads both: a URL

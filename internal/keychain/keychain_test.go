@@ -1,6 +1,7 @@
 package keychain
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ func mustParse(t *testing.T, data, source string) *Keychain {
 // anonymous.
 func authFor(t *testing.T, k *Keychain, repository string) *authn.AuthConfig {
 	t.Helper()
-	cands, err := k.Candidates(repository)
+	cands, err := k.Candidates(t.Context(), repository)
 	if err != nil {
 		t.Fatalf("Candidates(%q): %v", repository, err)
 	}
@@ -135,7 +136,7 @@ func TestOrder(t *testing.T) {
 		{"q.io/app", nil},
 	}
 	for _, tt := range tests {
-		cands, _ := k.Candidates(tt.repo)
+		cands, _ := k.Candidates(t.Context(), tt.repo)
 		var got []string
 		for _, c := range cands {
 			cfg, _ := c.Authenticator().Authorization()
@@ -146,7 +147,7 @@ func TestOrder(t *testing.T) {
 		}
 	}
 	// Union and New do not change their inputs.
-	if cands, _ := New(one).Candidates("r.io/team/app"); len(cands) != 2 {
+	if cands, _ := New(one).Candidates(t.Context(), "r.io/team/app"); len(cands) != 2 {
 		t.Errorf("config changed by New or Union: %d candidates", len(cands))
 	}
 }
@@ -154,7 +155,7 @@ func TestOrder(t *testing.T) {
 func TestIdentity(t *testing.T) {
 	t.Parallel()
 	first := func(k *Keychain) string {
-		cands, _ := k.Candidates("r.io/app")
+		cands, _ := k.Candidates(t.Context(), "r.io/app")
 		if len(cands) == 0 {
 			return ""
 		}
@@ -190,7 +191,7 @@ func TestIdentity(t *testing.T) {
 func TestEmptyKeychains(t *testing.T) {
 	t.Parallel()
 	for name, k := range map[string]*Keychain{"nil": nil, "zero": {}, "new of none": New(), "union of nil": Union(nil)} {
-		if cands, err := k.Candidates("r.io/app"); cands != nil || err != nil {
+		if cands, err := k.Candidates(t.Context(), "r.io/app"); cands != nil || err != nil {
 			t.Errorf("%s: Candidates = %v, %v; want none", name, cands, err)
 		}
 		if !k.Empty() {
@@ -258,8 +259,8 @@ func TestRedaction(t *testing.T) {
 	k := mustParse(t, `{"auths":{
 		"r.io":{"auth":"`+b64(user+":"+pass)+`"},
 		"t.io":{"username":"`+user+`","password":"`+token+`"}}}`, "secret ns/regcred")
-	candsR, _ := k.Candidates("r.io/app")
-	candsT, _ := k.Candidates("t.io/app")
+	candsR, _ := k.Candidates(t.Context(), "r.io/app")
+	candsT, _ := k.Candidates(t.Context(), "t.io/app")
 	authR := candsR[0].Authenticator()
 	type holder struct {
 		kc   Keychain
@@ -288,5 +289,104 @@ func TestRedaction(t *testing.T) {
 	}
 	if got := fmt.Sprint(k); !strings.Contains(got, "r.io") || !strings.Contains(got, "secret ns/regcred") {
 		t.Errorf("String() = %q, want hosts and sources", got)
+	}
+}
+
+// TestMatches ports the kubelet's TestURLsMatch (pkg/credentialprovider
+// keyring_test.go), the rule of matchImages and of docker config keys.
+func TestMatches(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pattern, repository string
+		want                bool
+	}{
+		{"*.kubernetes.io", "prefix.kubernetes.io", true},
+		{"prefix.*.io", "prefix.kubernetes.io", true},
+		{"prefix.kubernetes.*", "prefix.kubernetes.io", true},
+		{"*-good.kubernetes.io", "prefix-good.kubernetes.io", true},
+		{"*.kubernetes.io/blah", "prefix.kubernetes.io/blah", true},
+		{"prefix.*.io/foo", "prefix.kubernetes.io/foo/bar", true},
+		{"*.kubernetes.io:1111/blah", "prefix.kubernetes.io:1111/blah", true},
+		{"prefix.*.io:1111/foo", "prefix.kubernetes.io:1111/foo/bar", true},
+		{"*.kubernetes.io", "kubernetes.io", false},
+		{"*.*.kubernetes.io", "prefix.kubernetes.io", false},
+		{"*.*.kubernetes.io", "kubernetes.io", false},
+		{"*kubernetes.io", "a.kubernetes.io", false},
+		{"*kubernetes.io", "kubernetes.io", true},
+		{"*.*.*.kubernetes.io", "a.b.c.kubernetes.io", true},
+		{"kubernetes.io", "kubernetes.com", false},
+		{"k*.io", "quay.io", false},
+		{"*.kubernetes.io:1234/blah", "prefix.kubernetes.io:1111/blah", false},
+		{"prefix.*.io/foo", "prefix.kubernetes.io:1111/foo/bar", false},
+		// No Docker Hub fallback, and a path prefix is a string prefix.
+		{"index.docker.io", "docker.io/library/nginx", false},
+		{"r.io/team", "r.io/teammate/app", true},
+		{"[", "[", false}, // a malformed glob matches nothing
+	}
+	for _, tt := range tests {
+		if got := Matches(tt.pattern, tt.repository); got != tt.want {
+			t.Errorf("Matches(%q, %q) = %t, want %t", tt.pattern, tt.repository, got, tt.want)
+		}
+	}
+	if ValidPattern("r.io/%zz") == nil || ValidPattern("*.azurecr.io") != nil {
+		t.Error("ValidPattern does not refuse what url.Parse refuses")
+	}
+}
+
+// fakeProvider answers every image with its configs and failures.
+type fakeProvider struct {
+	configs  []*Config
+	failures []Failure
+	asked    []string
+}
+
+func (f *fakeProvider) Provide(_ context.Context, repository string) ([]*Config, []Failure) {
+	f.asked = append(f.asked, repository)
+	return f.configs, f.failures
+}
+
+// TestProviderOrder: the plugins' answers make one keyring (most specific
+// key first, across plugins), asked after the pod's and the node's, as the
+// kubelet's image manager unions them; a failed plugin is named last and
+// sends nothing.
+func TestProviderOrder(t *testing.T) {
+	t.Parallel()
+	pod, _ := Parse([]byte(`{"auths":{"r.io":{"username":"pod","password":"p"}}}`), "secret ns/pod", ConfigJSON)
+	node, _ := Parse([]byte(`{"auths":{"r.io":{"username":"node","password":"p"}}}`), "docker config node", ConfigJSON)
+	p := &fakeProvider{
+		configs: []*Config{
+			FromAuths("credential provider a", map[string]authn.AuthConfig{"*.io": {Username: "a", Password: "p"}}),
+			FromAuths("credential provider b", map[string]authn.AuthConfig{"r.io/team": {Username: "b", Password: "p"}, "%zz": {Username: "x", Password: "y"}}),
+		},
+		failures: []Failure{{Source: "credential provider c", Reason: "exit status 1"}},
+	}
+	k := Union(New(pod), New(node), FromProvider(p))
+	cands, err := k.Candidates(t.Context(), "r.io/team/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cands {
+		got = append(got, c.Source+" "+c.Key+" "+c.Failure)
+	}
+	want := []string{
+		"secret ns/pod r.io ", "docker config node r.io ",
+		"credential provider b r.io/team ", "credential provider a *.io ",
+		"credential provider c  exit status 1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("candidates (-want +got):\n%s", diff)
+	}
+	if last := cands[len(cands)-1]; !last.Anonymous() || last.Authenticator() != authn.Anonymous {
+		t.Error("a failed provider's candidate sends something")
+	}
+	if diff := cmp.Diff([]string{"r.io/team/app"}, p.asked); diff != "" {
+		t.Errorf("provider asked (-want +got):\n%s", diff)
+	}
+	if !FromProvider(nil).Empty() {
+		t.Error("FromProvider(nil) holds something")
+	}
+	if s := fmt.Sprint(k); !strings.Contains(s, "credential provider plugins") {
+		t.Errorf("String() = %s, want the plugins named", s)
 	}
 }

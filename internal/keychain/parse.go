@@ -143,23 +143,35 @@ func Parse(data []byte, source string, format Format) (*Config, error) {
 	if err != nil {
 		return nil, parseError(data, source, format, err)
 	}
-	keys := slices.Sorted(maps.Keys(auths))
+	entries := make(map[string]authn.AuthConfig, len(auths))
+	for k, d := range auths {
+		entries[k] = authn.AuthConfig{Username: d.Username, Password: d.Password}
+	}
+	return FromAuths(source, entries), nil
+}
+
+// FromAuths is the docker config a credential provider plugin answered:
+// its auth map, keyed by matchImages-style patterns, read as the kubelet's
+// keyring reads the keys of a docker config. source names the plugin for
+// messages. An entry without both a user name and a password sends
+// nothing, as one of a docker config does.
+func FromAuths(source string, auths map[string]authn.AuthConfig) *Config {
 	c := &Config{}
-	for _, written := range keys {
+	for _, written := range slices.Sorted(maps.Keys(auths)) {
 		key, ok := indexKey(written)
 		if !ok {
 			continue
 		}
-		d := auths[written]
+		a := auths[written]
 		cred := Credential{Source: source, Key: written}
-		if d.Username != "" && d.Password != "" {
-			cfg := authn.AuthConfig{Username: d.Username, Password: d.Password}
+		if a.Username != "" && a.Password != "" {
+			cfg := authn.AuthConfig{Username: a.Username, Password: a.Password}
 			cred.config = func() authn.AuthConfig { return cfg }
 			cred.Identity = identity(cfg)
 		}
 		c.entries = append(c.entries, configEntry{key: key, cred: cred})
 	}
-	return c, nil
+	return c
 }
 
 // indexKey is the kubelet's index key for a docker config key: the URL's

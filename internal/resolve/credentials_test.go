@@ -165,7 +165,7 @@ func TestCredentialsWithinDeadline(t *testing.T) {
 // unreadable is a pod whose pull secret the kubelet cannot decode.
 type unreadable struct{}
 
-func (unreadable) Candidates(string) ([]keychain.Credential, error) {
+func (unreadable) Candidates(context.Context, string) ([]keychain.Credential, error) {
 	return nil, fmt.Errorf("%w: secret ns/broken", image.ErrUnreadablePullSecret)
 }
 func (unreadable) Skipped() []string { return nil }

@@ -42,6 +42,7 @@ type Resolver struct {
 	stallAfter    time.Duration
 	maxWaiting    int
 	tagStaleness  time.Duration
+	nodeHosts     NodeHosts // nil: every registry pulls from itself
 
 	waitMu  sync.Mutex
 	waiting map[string]int // lookups under way, by registry host
@@ -128,9 +129,9 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (image.Facts, error
 		return image.Facts{}, err
 	}
 	if !ok {
-		return r.resolveAt(ctx, ref, ref.Original, req.Credentials, w)
+		return r.resolveOnNodes(ctx, ref, ref.Original, req.Credentials, w)
 	}
-	facts, err := r.resolveAt(ctx, onMirror, ref.Original, req.Credentials, w)
+	facts, err := r.resolveOnNodes(ctx, onMirror, ref.Original, req.Credentials, w)
 	if err == nil || !rule.FallbackToSource || ctx.Err() != nil {
 		return facts, err
 	}
@@ -138,7 +139,7 @@ func (r *Resolver) Resolve(ctx context.Context, req Request) (image.Facts, error
 	// the source: runtimes (containerd's hosts.toml) fall back the same way,
 	// so the pull would still succeed from there.
 	r.log.V(1).Info("mirror failed, asking the source", "mirror", onMirror.Registry, "registry", ref.Registry, "class", classOf(err))
-	return r.resolveAt(ctx, ref, ref.Original, req.Credentials, w)
+	return r.resolveOnNodes(ctx, ref, ref.Original, req.Credentials, w)
 }
 
 // resolveAt resolves ref at its own repository with the credentials the
@@ -159,14 +160,15 @@ func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original 
 	var cands []keychain.Credential
 	if creds != nil {
 		var err error
-		if cands, err = creds.Candidates(ref.Repository); err != nil {
+		if cands, err = creds.Candidates(ctx, ref.Repository); err != nil {
 			return image.Facts{}, &image.Error{Class: image.Unauthorized, Image: original, Registry: ref.Registry, Reason: err.Error(), Err: err}
 		}
 	}
+	cands, failed := withoutFailed(cands)
 	if len(cands) == 0 {
 		facts, err := r.resolveWith(ctx, ref, original, keychain.Credential{}, w)
 		if err != nil {
-			return image.Facts{}, r.failure(original, ref, err)
+			return image.Facts{}, providersFailed(r.failure(original, ref, err), failed)
 		}
 		return facts, nil
 	}
@@ -195,7 +197,7 @@ func (r *Resolver) resolveAt(ctx context.Context, ref image.Reference, original 
 	}
 	e := verdict(fails)
 	e.Tried = tried
-	return image.Facts{}, e
+	return image.Facts{}, providersFailed(e, failed)
 }
 
 // enter counts a lookup of registry under way, or refuses it when

@@ -24,9 +24,12 @@ import (
 type Credentials interface {
 	// Candidates are the credentials for repository (a normalized name,
 	// image.Reference.Repository) in the kubelet's order; none means it
-	// pulls anonymously. An error (wrapping image.ErrUnreadablePullSecret)
-	// means the kubelet fails the pull before asking any registry.
-	Candidates(repository string) ([]keychain.Credential, error)
+	// pulls anonymously. Credential provider plugins run under ctx. An
+	// error (wrapping image.ErrUnreadablePullSecret) means the kubelet
+	// fails the pull before asking any registry. A candidate with a
+	// Failure is a credential provider that gave nothing: it is named,
+	// never sent.
+	Candidates(ctx context.Context, repository string) ([]keychain.Credential, error)
 	// Skipped names, for messages, the sources the kubelet reads for the
 	// pod that hold nothing for it, with why ("secret team-a/regcred (not
 	// found)"): any of them might have been meant for the image.

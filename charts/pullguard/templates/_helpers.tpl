@@ -146,3 +146,11 @@ annotations:
   cert-manager.io/inject-ca-from: {{ .Release.Namespace }}/{{ include "pullguard.fullname" . }}-serving
 {{- end }}
 {{- end }}
+
+{{/*
+The ConfigMap key of one file of registries.nodeRegistryConfig: the
+directory and file name, with ":" (a port) spelled "_", joined by "__".
+*/}}
+{{- define "pullguard.nodeRegistryKey" -}}
+{{- printf "%s__%s" (index . 0 | replace ":" "_") (index . 1) -}}
+{{- end }}

@@ -38,6 +38,9 @@ type checkOptions struct {
 	policyFile         string
 	platforms          []string
 	dockerConfig       string
+	providers          providerFlags
+	nodeRegistryConfig string
+	registryProxy      string
 	registryCAFile     string
 	insecureRegistries []string
 	timeout            time.Duration
@@ -77,6 +80,9 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 	f.StringVar(&o.policyFile, "policy", "", "ImagePolicy file (default: the built-in policy)")
 	f.StringSliceVar(&o.platforms, "platform", []string{defaultPlatform}, "os/arch[/variant][:osversion] platforms of the cluster's nodes, comma separated (windows/amd64:10.0.17763)")
 	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config with registry credentials, matched and tried as the kubelet does (a .dockercfg file in the legacy layout, any other name in the auths layout)")
+	o.providers.add(f)
+	addNodeRegistryConfigFlag(f, &o.nodeRegistryConfig)
+	addRegistryProxyFlag(f, &o.registryProxy)
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.StringArrayVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] reachable over plain HTTP or unverified TLS; repeatable")
 	f.DurationVar(&o.timeout, "timeout", defaultCheckTimeout, "time budget to resolve the images of one object")
@@ -159,7 +165,10 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 			return nil, usageError("policy %s: %w", o.policyFile, err)
 		}
 	}
-	var creds resolve.Credentials
+	if err := o.providers.validate(); err != nil {
+		return nil, err
+	}
+	var chains []*keychain.Keychain
 	if o.dockerConfig != "" {
 		data, err := os.ReadFile(o.dockerConfig)
 		if err != nil {
@@ -171,7 +180,20 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 		}
 		// One keyring, as the kubelet reads a node's config.json: every
 		// matching entry is tried, most specific first.
-		creds = keychain.New(cfg)
+		chains = append(chains, keychain.New(cfg))
+	}
+	plugins, err := o.providers.load()
+	if err != nil {
+		return nil, err
+	}
+	if plugins != nil {
+		// After the docker config, as the kubelet asks its plugins after
+		// the node's config.json.
+		chains = append(chains, keychain.FromProvider(plugins))
+	}
+	var creds resolve.Credentials
+	if len(chains) > 0 {
+		creds = keychain.Union(chains...)
 	}
 	docs, err := manifest.Read(o.files, cmd.InOrStdin())
 	if err != nil {
@@ -181,17 +203,23 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxy, err := registryProxy(o.registryProxy)
+	if err != nil {
+		return nil, err
+	}
 	guard := widen(addressguard.Config{
 		// check runs next to the developer or CI job, where a registry on
 		// loopback is the developer's own; the webhook keeps it off by default.
 		AllowLoopback:      true,
 		InsecureRegistries: o.insecureRegistries,
 		RootCAs:            rootCAs,
+		Proxy:              proxy,
 	}, policy.Network())
-	lookup := resolve.New(
-		resolve.WithTransport(guard.Transport()),
-		resolve.WithInsecureRegistries(guard.InsecureRegistries...),
-	)
+	nodeHosts, err := loadNodeHosts(o.nodeRegistryConfig)
+	if err != nil {
+		return nil, err
+	}
+	lookup := resolve.New(registryOptions(nodeHosts, guard, noWrap)...)
 	return &checkRun{policy: policy, nodes: nodes, credentials: creds, lookup: lookup, docs: docs}, nil
 }
 

@@ -140,7 +140,8 @@ func runDiagnose(cmd *cobra.Command, o *diagnoseOptions, target string) error {
 	}
 	// diagnose runs next to the person asking, like check: a registry on
 	// their loopback or private network is theirs.
-	guard := addressguard.Config{AllowLoopback: true, AllowPrivate: true, InsecureRegistries: o.insecureRegistries, RootCAs: rootCAs}
+	guard := addressguard.Config{AllowLoopback: true, AllowPrivate: true, InsecureRegistries: o.insecureRegistries, RootCAs: rootCAs,
+		Proxy: addressguard.ProxyFromEnvironment()}
 	d := &diagnoser{c: c, view: view, lookup: resolve.New(
 		resolve.WithTransport(guard.Transport()),
 		resolve.WithInsecureRegistries(guard.InsecureRegistries...),
@@ -367,7 +368,7 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 			in.DiskPressure = cluster.ConditionTrue(node, corev1.NodeDiskPressure)
 		}
 		if ref, err := image.Parse(in.Image); err == nil {
-			in.Credentials = credentialSources(creds, ref.Repository)
+			in.Credentials = credentialSources(ctx, creds, ref.Repository)
 		}
 		for _, f := range decision.Findings {
 			if f.Container == s.Name && pullFailure(f.Class) {
@@ -387,9 +388,9 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 // sources of the credentials it tries for repository, then what it read
 // for the pod and got nothing from, with why. An unreadable pull secret
 // fails Candidates; it is among the skipped.
-func credentialSources(creds resolve.Credentials, repository string) []string {
+func credentialSources(ctx context.Context, creds resolve.Credentials, repository string) []string {
 	var out []string
-	cands, _ := creds.Candidates(repository)
+	cands, _ := creds.Candidates(ctx, repository)
 	for _, c := range cands {
 		if !slices.Contains(out, c.Source) {
 			out = append(out, c.Source)

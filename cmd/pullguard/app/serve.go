@@ -48,6 +48,9 @@ type serveOptions struct {
 	probeAddr               string
 	webhookTimeout          time.Duration
 	nodeDockerConfig        string
+	providers               providerFlags
+	nodeRegistryConfig      string
+	registryProxy           string
 	registryCAFile          string
 	allowLoopback           bool
 	allowPrivate            bool
@@ -103,6 +106,9 @@ and the webhook server has started). SIGTERM shuts down gracefully.`,
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", defaultProbes, `address of /healthz and /readyz, or "0" to disable them`)
 	f.DurationVar(&o.webhookTimeout, "webhook-timeout", defaultWebhookTimeout, "the webhooks' configured timeoutSeconds (whole seconds, 1s-30s); each request's budget is set below it")
 	f.StringVar(&o.nodeDockerConfig, "node-docker-config", "", "docker config the nodes pull with (the kubelet's config.json; .dockercfg in the legacy layout), tried after the pod's pull secrets")
+	o.providers.add(f)
+	addNodeRegistryConfigFlag(f, &o.nodeRegistryConfig)
+	addRegistryProxyFlag(f, &o.registryProxy)
 	f.StringVar(&o.registryCAFile, "registry-ca-file", "", "PEM CA certificates trusted for registries, on top of the system's")
 	f.BoolVar(&o.allowLoopback, "allow-loopback-registries", false, "allow registries on loopback addresses (policies may allow it too)")
 	f.BoolVar(&o.allowPrivate, "allow-private-registries", false, "allow registries on private addresses (policies may allow it too)")
@@ -134,6 +140,12 @@ func (o *serveOptions) validate() error {
 		return err
 	}
 	if err := validateBindAddress("--health-probe-bind-address", o.probeAddr); err != nil {
+		return err
+	}
+	if err := o.providers.validate(); err != nil {
+		return err
+	}
+	if _, err := registryProxy(o.registryProxy); err != nil {
 		return err
 	}
 	if o.webhookTimeout < minWebhookTimeout || o.webhookTimeout > maxWebhookTimeout || o.webhookTimeout%time.Second != 0 {

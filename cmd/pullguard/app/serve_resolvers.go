@@ -13,6 +13,7 @@ import (
 	"github.com/pullguard/pullguard/internal/addressguard"
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/metrics"
+	"github.com/pullguard/pullguard/internal/nodehosts"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
@@ -35,6 +36,9 @@ type networkResolvers struct {
 	maxFlight time.Duration
 	metrics   *metrics.Metrics // nil records nothing
 	log       logr.Logger
+	// nodeHosts is the nodes' containerd registry configuration; nil for
+	// none (every registry pulls from itself).
+	nodeHosts *nodehosts.Config
 
 	mu   sync.Mutex
 	live *lru.Cache[string, networkResolver]
@@ -48,8 +52,8 @@ type networkResolver struct {
 	lookup   resolve.Lookup // resolver behind the in-flight gauge
 }
 
-func newNetworkResolvers(base addressguard.Config, maxFlight time.Duration, m *metrics.Metrics, log logr.Logger) (*networkResolvers, error) {
-	p := &networkResolvers{base: base, maxFlight: maxFlight, metrics: m, log: log}
+func newNetworkResolvers(base addressguard.Config, nodeHosts *nodehosts.Config, maxFlight time.Duration, m *metrics.Metrics, log logr.Logger) (*networkResolvers, error) {
+	p := &networkResolvers{base: base, nodeHosts: nodeHosts, maxFlight: maxFlight, metrics: m, log: log}
 	// The eviction callback runs inside Add, which Lookup calls under p.mu.
 	live, err := lru.NewWithEvict(maxNetworks, func(_ string, r networkResolver) {
 		p.retired = addStats(p.retired, r.resolver.Stats())
@@ -72,12 +76,10 @@ func (p *networkResolvers) Lookup(n v1alpha1.Network) resolve.Lookup {
 	if r, ok := p.live.Get(key); ok {
 		return r.lookup
 	}
-	res := resolve.New(
-		resolve.WithTransport(p.metrics.Transport(cfg.Transport())),
-		resolve.WithInsecureRegistries(cfg.InsecureRegistries...),
+	res := resolve.New(append(registryOptions(p.nodeHosts, cfg, p.metrics.Transport),
 		resolve.WithLogger(p.log.WithValues("network", key)),
 		resolve.WithMaxFlight(p.maxFlight),
-	)
+	)...)
 	r := networkResolver{resolver: res, lookup: p.metrics.Lookup(res)}
 	p.live.Add(key, r)
 	return r.lookup

@@ -103,11 +103,24 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if err := startInformers(ctx, mgr, cacheOpts); err != nil {
 		return serveFailed(err)
 	}
-	view, err := cluster.New(mgr.GetCache(), cluster.Options{NodeDockerConfig: o.nodeDockerConfig})
+	viewOpts := cluster.Options{NodeDockerConfig: o.nodeDockerConfig}
+	plugins, err := o.providers.load()
+	if err != nil {
+		return err
+	}
+	if plugins != nil {
+		viewOpts.CredentialProviders = plugins
+		setupLog.Info("credential provider plugins", "providers", plugins.Names())
+	}
+	view, err := cluster.New(mgr.GetCache(), viewOpts)
 	if err != nil {
 		return usageError("%w", err)
 	}
-	lookups, err := newNetworkResolvers(guard, o.budget(), m, log.WithName("resolve"))
+	nodeHosts, err := loadNodeHosts(o.nodeRegistryConfig)
+	if err != nil {
+		return err
+	}
+	lookups, err := newNetworkResolvers(guard, nodeHosts, o.budget(), m, log.WithName("resolve"))
 	if err != nil {
 		return serveFailed(err)
 	}
@@ -151,11 +164,16 @@ func (o *serveOptions) guard() (addressguard.Config, error) {
 	if err != nil {
 		return addressguard.Config{}, err
 	}
+	proxy, err := registryProxy(o.registryProxy)
+	if err != nil {
+		return addressguard.Config{}, err
+	}
 	return addressguard.Config{
 		AllowLoopback:      o.allowLoopback,
 		AllowPrivate:       o.allowPrivate,
 		InsecureRegistries: o.insecureRegistries,
 		RootCAs:            rootCAs,
+		Proxy:              proxy,
 	}, nil
 }
 
