@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -186,7 +188,7 @@ func onNodeIndex(n specs.Platform, builds []v1.Platform) PlatformVerdict {
 		return PlatformVerdict{Outcome: NoRunnable,
 			Reason: "the index lists no runnable image (only attestations, or no entries), so containerd finds no match for any platform"}
 	}
-	exact, only := platforms.Ordered(n), platforms.Only(n)
+	exact, only := matchersOf(n)
 	if platforms.Normalize(n).OS == "windows" {
 		// containerd on Windows finds the config with its Default(), which
 		// is NewMatcher(DefaultSpec()) there (defaults_windows.go): no 386.
@@ -241,7 +243,7 @@ func aarch32(node, build specs.Platform) bool {
 func onNodeSingle(n specs.Platform, build v1.Platform) PlatformVerdict {
 	b := toSpec(build)
 	v := PlatformVerdict{Outcome: Runs, Build: build}
-	if platforms.Only(n).Match(b) {
+	if _, only := matchersOf(n); only.Match(b) {
 		if aarch32(n, b) {
 			v.Outcome = RunsMaybe
 			v.Reason = "containerd pulls this single-platform " + PlatformName(build) + " image on " + PlatformName(fromSpec(n)) + " nodes, and " + aarch32Reason
@@ -313,3 +315,30 @@ func toSpec(p v1.Platform) specs.Platform {
 func fromSpec(p specs.Platform) v1.Platform {
 	return v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures}
 }
+
+// matchersOf is platforms.Ordered(n) and platforms.Only(n), built once per
+// node platform: building them allocates, admissions ask for the same few
+// node platforms every time, and the matchers are read-only, so safe to
+// share. At most maxMatcherMemo platforms are kept (check --platform takes
+// any).
+func matchersOf(n specs.Platform) (exact, only platforms.MatchComparer) {
+	key := n.OS + "\x00" + n.Architecture + "\x00" + n.Variant + "\x00" + n.OSVersion + "\x00" + strings.Join(n.OSFeatures, ",")
+	if m, ok := matcherMemo.Load(key); ok {
+		pair := m.([2]platforms.MatchComparer)
+		return pair[0], pair[1]
+	}
+	exact, only = platforms.Ordered(n), platforms.Only(n)
+	if matcherMemoLen.Load() < maxMatcherMemo {
+		if _, loaded := matcherMemo.LoadOrStore(key, [2]platforms.MatchComparer{exact, only}); !loaded {
+			matcherMemoLen.Add(1)
+		}
+	}
+	return exact, only
+}
+
+const maxMatcherMemo = 64
+
+var (
+	matcherMemo    sync.Map // key of a node platform → [Ordered, Only]
+	matcherMemoLen atomic.Int32
+)

@@ -32,6 +32,9 @@ import (
 // maxBlobChecks is how many blob HEADs one lookup sends at once.
 const maxBlobChecks = 4
 
+// pullerFunc makes (once) the puller the checks share.
+type pullerFunc func(ctx context.Context) (*remote.Puller, error)
+
 // verification is what a lookup verifies beyond the top-level manifest.
 type verification struct {
 	platforms []v1.Platform
@@ -69,9 +72,16 @@ func (r *Resolver) verify(ctx context.Context, ref image.Reference, original str
 	if err != nil {
 		return nil, unnameable(original, ref, err)
 	}
-	p, err := r.puller(ctx, repo, identity, cred.Authenticator())
-	if err != nil {
-		return nil, Classify(original, ref.Registry, err)
+	// The puller is made by the first flight that asks the registry: a
+	// warm lookup finds every answer kept and needs none.
+	var (
+		once   sync.Once
+		puller *remote.Puller
+		perr   error
+	)
+	p := func(ctx context.Context) (*remote.Puller, error) {
+		once.Do(func() { puller, perr = r.puller(ctx, repo, identity, cred.Authenticator()) })
+		return puller, perr
 	}
 	var broken []image.Broken
 	for _, c := range checks {
@@ -105,7 +115,7 @@ func (r *Resolver) verify(ctx context.Context, ref image.Reference, original str
 // verifyBlobs HEADs each blob of manifest (config and layers), a few at a
 // time, and returns the ones the registry does not have, in the manifest's
 // order.
-func (r *Resolver) verifyBlobs(ctx context.Context, p *remote.Puller, ref image.Reference, at func(string) name.Digest, identity string, manifest v1.Hash, blobs []v1.Descriptor) ([]image.Broken, error) {
+func (r *Resolver) verifyBlobs(ctx context.Context, p pullerFunc, ref image.Reference, at func(string) name.Digest, identity string, manifest v1.Hash, blobs []v1.Descriptor) ([]image.Broken, error) {
 	found := make([]*image.Broken, len(blobs))
 	var g errgroup.Group
 	g.SetLimit(maxBlobChecks)
@@ -173,7 +183,11 @@ func brokenBy(manifest v1.Hash, part image.Part, missing v1.Hash, err error) (im
 // layers with URLs) are fetched from elsewhere, and not asked for here. A
 // nested index is accepted as it is: containerd would go on into it, and
 // no node's platform picked one of its entries here.
-func (r *Resolver) blobsOf(ctx context.Context, p *remote.Puller, d name.Digest) ([]v1.Descriptor, error) {
+func (r *Resolver) blobsOf(ctx context.Context, pull pullerFunc, d name.Digest) ([]v1.Descriptor, error) {
+	p, err := pull(ctx)
+	if err != nil {
+		return nil, err
+	}
 	desc, err := p.Get(ctx, d)
 	if err != nil {
 		return nil, err
@@ -212,7 +226,11 @@ func blobsOfManifest(m *v1.Manifest) []v1.Descriptor {
 
 // blobExists asks for the blob with HEAD, which Docker Hub does not count
 // as a pull.
-func (r *Resolver) blobExists(ctx context.Context, p *remote.Puller, d name.Digest) error {
+func (r *Resolver) blobExists(ctx context.Context, pull pullerFunc, d name.Digest) error {
+	p, err := pull(ctx)
+	if err != nil {
+		return err
+	}
 	l, err := p.Layer(ctx, d)
 	if err != nil {
 		return err
