@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/pullguard/pullguard/certs"
+	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/webhook"
 )
 
@@ -47,6 +48,7 @@ type serveOptions struct {
 	metricsAddr             string
 	probeAddr               string
 	webhookTimeout          time.Duration
+	tagStaleness            time.Duration
 	nodeDockerConfig        string
 	providers               providerFlags
 	nodeRegistryConfig      string
@@ -105,6 +107,7 @@ and the webhook server has started). SIGTERM shuts down gracefully.`,
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", defaultMetrics, `address of the metrics endpoint, or "0" to disable it`)
 	f.StringVar(&o.probeAddr, "health-probe-bind-address", defaultProbes, `address of /healthz and /readyz, or "0" to disable them`)
 	f.DurationVar(&o.webhookTimeout, "webhook-timeout", defaultWebhookTimeout, "the webhooks' configured timeoutSeconds (whole seconds, 1s-30s); each request's budget is set below it")
+	f.DurationVar(&o.tagStaleness, "tag-staleness", resolve.DefaultTagStaleness, "how long past its 1-minute TTL a tag's digest is still served while one background request refreshes it (0: admissions wait for the refresh)")
 	f.StringVar(&o.nodeDockerConfig, "node-docker-config", "", "docker config the nodes pull with (the kubelet's config.json; .dockercfg in the legacy layout), tried after the pod's pull secrets")
 	o.providers.add(f)
 	addNodeRegistryConfigFlag(f, &o.nodeRegistryConfig)
@@ -147,6 +150,9 @@ func (o *serveOptions) validate() error {
 	}
 	if _, err := registryProxy(o.registryProxy); err != nil {
 		return err
+	}
+	if o.tagStaleness < 0 {
+		return fmt.Errorf("--tag-staleness %s: must not be negative", o.tagStaleness)
 	}
 	if o.webhookTimeout < minWebhookTimeout || o.webhookTimeout > maxWebhookTimeout || o.webhookTimeout%time.Second != 0 {
 		return usageError("--webhook-timeout must be whole seconds from %s to %s (the API server's timeoutSeconds), not %s",

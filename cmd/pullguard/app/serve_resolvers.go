@@ -34,8 +34,11 @@ type networkResolvers struct {
 	// a lookup the mutating call leaves running ends before the validating
 	// call that joins it must answer.
 	maxFlight time.Duration
-	metrics   *metrics.Metrics // nil records nothing
-	log       logr.Logger
+	// tagStaleness is how long past its TTL a tag's digest is served
+	// while it is refreshed.
+	tagStaleness time.Duration
+	metrics      *metrics.Metrics // nil records nothing
+	log          logr.Logger
 	// nodeHosts is the nodes' containerd registry configuration; nil for
 	// none (every registry pulls from itself).
 	nodeHosts *nodehosts.Config
@@ -52,8 +55,8 @@ type networkResolver struct {
 	lookup   resolve.Lookup // resolver behind the in-flight gauge
 }
 
-func newNetworkResolvers(base addressguard.Config, nodeHosts *nodehosts.Config, maxFlight time.Duration, m *metrics.Metrics, log logr.Logger) (*networkResolvers, error) {
-	p := &networkResolvers{base: base, nodeHosts: nodeHosts, maxFlight: maxFlight, metrics: m, log: log}
+func newNetworkResolvers(base addressguard.Config, nodeHosts *nodehosts.Config, maxFlight, tagStaleness time.Duration, m *metrics.Metrics, log logr.Logger) (*networkResolvers, error) {
+	p := &networkResolvers{base: base, nodeHosts: nodeHosts, maxFlight: maxFlight, tagStaleness: tagStaleness, metrics: m, log: log}
 	// The eviction callback runs inside Add, which Lookup calls under p.mu.
 	live, err := lru.NewWithEvict(maxNetworks, func(_ string, r networkResolver) {
 		p.retired = addStats(p.retired, r.resolver.Stats())
@@ -79,6 +82,7 @@ func (p *networkResolvers) Lookup(n v1alpha1.Network) resolve.Lookup {
 	res := resolve.New(append(registryOptions(p.nodeHosts, cfg, p.metrics.Transport),
 		resolve.WithLogger(p.log.WithValues("network", key)),
 		resolve.WithMaxFlight(p.maxFlight),
+		resolve.WithTagStaleness(p.tagStaleness),
 	)...)
 	r := networkResolver{resolver: res, lookup: p.metrics.Lookup(res)}
 	p.live.Add(key, r)

@@ -27,7 +27,7 @@ func newPool(t *testing.T, base addressguard.Config) *networkResolvers {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := newNetworkResolvers(base, nil, resolve.DefaultMaxFlight, m, logr.Discard())
+	p, err := newNetworkResolvers(base, nil, resolve.DefaultMaxFlight, resolve.DefaultTagStaleness, m, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

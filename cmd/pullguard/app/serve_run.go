@@ -120,7 +120,7 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	lookups, err := newNetworkResolvers(guard, nodeHosts, o.budget(), m, log.WithName("resolve"))
+	lookups, err := newNetworkResolvers(guard, nodeHosts, o.budget(), o.tagStaleness, m, log.WithName("resolve"))
 	if err != nil {
 		return serveFailed(err)
 	}

@@ -24,7 +24,7 @@ import (
 
 // serveFlags are the flags serve promises (the chart and the docs use them).
 var serveFlags = []string{
-	"cert-dir", "port", "metrics-bind-address", "health-probe-bind-address", "webhook-timeout",
+	"cert-dir", "port", "metrics-bind-address", "health-probe-bind-address", "webhook-timeout", "tag-staleness",
 	"node-docker-config", "image-credential-provider-config", "image-credential-provider-bin-dir", "node-registry-config", "registry-proxy", "registry-ca-file", "allow-loopback-registries", "allow-private-registries",
 	"insecure-registry", "leader-elect", "leader-election-namespace", "kubeconfig",
 	"self-signed", "self-signed-namespace", "self-signed-secret", "self-signed-service", "self-signed-host",
@@ -178,6 +178,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{"metrics address without a port", []string{"--metrics-bind-address", "8080"}, `--metrics-bind-address must be host:port, ":port" or "0", not "8080"`},
 		{"probe address without a port", []string{"--health-probe-bind-address", "localhost"}, "--health-probe-bind-address must be"},
 		{"timeout zero", []string{"--webhook-timeout", "0s"}, "--webhook-timeout must be whole seconds from 1s to 30s"},
+		{"negative staleness", []string{"--tag-staleness", "-1s"}, "--tag-staleness -1s: must not be negative"},
 		{"provider config without bin dir", []string{"--image-credential-provider-config", "/etc/kubernetes/credential-providers.yaml"}, "--image-credential-provider-config and --image-credential-provider-bin-dir go together"},
 		{"registry proxy without scheme", []string{"--registry-proxy", "proxy.corp:3128"}, `--registry-proxy "proxy.corp:3128": want http://HOST[:PORT]`},
 		{"registry proxy socks", []string{"--registry-proxy", "socks5://proxy.corp:1080"}, "want http://HOST[:PORT] or https://HOST[:PORT]"},
