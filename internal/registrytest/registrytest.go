@@ -47,6 +47,9 @@ type Registry struct {
 	tokens         sync.Map // issued bearer tokens
 	latency        time.Duration
 	kinds          map[Kind]int
+	wrap           atomic.Pointer[http.Handler] // Wrap's, in front of the registry
+	inner          http.Handler                 // go-containerregistry's registry
+	tls            bool
 }
 
 // Kind sorts requests for counting (Registry.Kinds).
@@ -96,6 +99,13 @@ func WithBearerAuth(user, password string) Option {
 	return func(r *Registry) { r.bearer, r.user, r.password = true, user, password }
 }
 
+// WithTLS serves HTTPS on a certificate httptest made, which nothing but
+// the registry's own WriteOptions and Server.Client trust: a registry whose
+// CA the client does not know.
+func WithTLS() Option {
+	return func(r *Registry) { r.tls = true }
+}
+
 // WithLatency delays every answer by d, as a registry across a network.
 func WithLatency(d time.Duration) Option {
 	return func(r *Registry) { r.latency = d }
@@ -108,8 +118,8 @@ func New(t testing.TB, opts ...Option) *Registry {
 	for _, o := range opts {
 		o(r)
 	}
-	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.inner = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.requests.Add(1)
 		r.mu.Lock()
 		r.served[req.Method+" "+req.URL.Path]++
@@ -134,25 +144,59 @@ func New(t testing.TB, opts ...Option) *Registry {
 			<-req.Context().Done() // until the client gives up, or the server closes
 			return
 		}
-		if r.bearer {
-			if !r.bearerAuth(w, req) {
-				return
-			}
-		} else if r.user != "" {
-			u, p, ok := req.BasicAuth()
-			if !ok || u != r.user || p != r.password {
-				w.Header().Set("WWW-Authenticate", `Basic realm="registrytest"`)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusUnauthorized)
-				fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
-				return
-			}
+		if h := r.wrap.Load(); h != nil {
+			(*h).ServeHTTP(w, req)
+			return
 		}
-		inner.ServeHTTP(w, req)
+		r.serve(w, req)
 	}))
+	r.Server.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS handshakes the tests make fail
+	if r.tls {
+		r.Server.StartTLS()
+	} else {
+		r.Server.Start()
+	}
 	t.Cleanup(r.Server.Close)
-	r.Host = strings.TrimPrefix(r.Server.URL, "http://")
+	r.Host = strings.TrimPrefix(strings.TrimPrefix(r.Server.URL, "http://"), "https://")
 	return r
+}
+
+// Wrap puts wrap in front of the registry for the requests from now on
+// (the fixtures pushed before it never see it): a test's fault injection,
+// such as a registry that refuses HEAD or holds some requests.
+func (r *Registry) Wrap(wrap func(next http.Handler) http.Handler) {
+	h := wrap(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { r.serve(w, req) }))
+	r.wrap.Store(&h)
+}
+
+// ResetCounts forgets the requests counted so far (the fixtures' pushes).
+func (r *Registry) ResetCounts() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.served = map[string]int{}
+	r.kinds = map[Kind]int{}
+	r.requests.Store(0)
+	r.manifestGets.Store(0)
+	r.manifestHeads.Store(0)
+}
+
+// serve answers req as the registry: its auth, then go-containerregistry's.
+func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
+	if r.bearer {
+		if !r.bearerAuth(w, req) {
+			return
+		}
+	} else if r.user != "" {
+		u, p, ok := req.BasicAuth()
+		if !ok || u != r.user || p != r.password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="registrytest"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+			return
+		}
+	}
+	r.inner.ServeHTTP(w, req)
 }
 
 // bearerAuth hands out tokens at /token and checks them everywhere else;
@@ -224,11 +268,17 @@ func (r *Registry) Resume() { r.hanging.Store(false) }
 // Requests counts every request served so far.
 func (r *Registry) Requests() int64 { return r.requests.Load() }
 
-func (r *Registry) writeOptions() []remote.Option {
-	if r.user == "" {
-		return nil
+// WriteOptions are what pushing to the registry takes: its credentials,
+// and with WithTLS a transport that trusts its certificate.
+func (r *Registry) WriteOptions() []remote.Option {
+	var opts []remote.Option
+	if r.user != "" {
+		opts = append(opts, remote.WithAuth(&authn.Basic{Username: r.user, Password: r.password}))
 	}
-	return []remote.Option{remote.WithAuth(&authn.Basic{Username: r.user, Password: r.password})}
+	if r.tls {
+		opts = append(opts, remote.WithTransport(r.Server.Client().Transport))
+	}
+	return opts
 }
 
 func (r *Registry) parse(t testing.TB, repoAndTag string) name.Reference {
@@ -243,7 +293,7 @@ func (r *Registry) parse(t testing.TB, repoAndTag string) name.Reference {
 // PushImage pushes a single-platform image as repo:tag and returns its digest.
 func (r *Registry) PushImage(t testing.TB, repoAndTag string, platform v1.Platform) v1.Hash {
 	t.Helper()
-	d, err := fixtures.PushImage(r.parse(t, repoAndTag), platform, r.writeOptions()...)
+	d, err := fixtures.PushImage(r.parse(t, repoAndTag), platform, r.WriteOptions()...)
 	if err != nil {
 		t.Fatalf("registrytest: %v", err)
 	}
@@ -254,7 +304,7 @@ func (r *Registry) PushImage(t testing.TB, repoAndTag string, platform v1.Platfo
 // and returns its digest.
 func (r *Registry) PushIndex(t testing.TB, repoAndTag string, platforms ...v1.Platform) v1.Hash {
 	t.Helper()
-	d, err := fixtures.PushIndex(r.parse(t, repoAndTag), platforms, r.writeOptions()...)
+	d, err := fixtures.PushIndex(r.parse(t, repoAndTag), platforms, r.WriteOptions()...)
 	if err != nil {
 		t.Fatalf("registrytest: %v", err)
 	}
@@ -273,7 +323,7 @@ func (r *Registry) DockerConfig() []byte {
 // pointing at nothing.
 func (r *Registry) DeleteManifest(t testing.TB, repo string, digest v1.Hash) {
 	t.Helper()
-	if err := remote.Delete(r.parse(t, repo+"@"+digest.String()), r.writeOptions()...); err != nil {
+	if err := remote.Delete(r.parse(t, repo+"@"+digest.String()), r.WriteOptions()...); err != nil {
 		t.Fatalf("registrytest: delete manifest: %v", err)
 	}
 }

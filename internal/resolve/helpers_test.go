@@ -2,22 +2,19 @@ package resolve
 
 import (
 	"fmt"
-	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
-	"sync"
+	"strings"
 	"testing"
 
 	"github.com/pullguard/pullguard/internal/image"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	imagefixtures "github.com/pullguard/pullguard/internal/fixtures"
 	"github.com/pullguard/pullguard/internal/keychain"
+	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
 // fixtures are the images every test registry holds.
@@ -27,47 +24,31 @@ type fixtures struct {
 	windows v1.Hash // win: windows/amd64
 }
 
-// testRegistry is go-containerregistry's registry behind httptest, seeded
-// with fixtures, counting requests by "METHOD path".
+// testRegistry is a registrytest registry seeded with fixtures, whose
+// counts start after the pushes.
 type testRegistry struct {
-	srv  *httptest.Server
+	*registrytest.Registry
 	host string
 	fx   fixtures
-
-	mu     sync.Mutex
-	counts map[string]int
-	total  int
 }
 
 // newTestRegistry starts a registry; wrap, if not nil, sits in front of it
-// for the test's requests (fixtures are pushed around it).
+// for the test's requests (fixtures are pushed before it).
 func newTestRegistry(t testing.TB, wrap func(next http.Handler) http.Handler) *testRegistry {
 	t.Helper()
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	tr := &testRegistry{fx: pushFixtures(t, reg), counts: map[string]int{}}
-	var h http.Handler = reg
+	reg := registrytest.New(t)
+	tr := &testRegistry{Registry: reg, host: reg.Host, fx: pushFixtures(t, reg)}
+	reg.ResetCounts()
 	if wrap != nil {
-		h = wrap(reg)
+		reg.Wrap(wrap)
 	}
-	tr.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tr.mu.Lock()
-		tr.counts[r.Method+" "+r.URL.Path]++
-		tr.total++
-		tr.mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(tr.srv.Close)
-	tr.host = tr.srv.Listener.Addr().String()
 	return tr
 }
 
-// pushFixtures pushes through a short-lived server of its own, so wrappers
-// never see the pushes; the registry keys repositories by path, not host.
-func pushFixtures(t testing.TB, reg http.Handler) fixtures {
+// pushFixtures pushes the images every test registry holds.
+func pushFixtures(t testing.TB, reg *registrytest.Registry) fixtures {
 	t.Helper()
-	seed := httptest.NewServer(reg)
-	defer seed.Close()
-	host := seed.Listener.Addr().String()
+	host, opts := reg.Host, reg.WriteOptions()
 	idx, err := imagefixtures.Index(v1.Platform{OS: "linux", Architecture: "amd64"}, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
 	if err != nil {
 		t.Fatal(err)
@@ -82,12 +63,12 @@ func pushFixtures(t testing.TB, reg http.Handler) fixtures {
 	}
 
 	writeIdx := func(ref string, ii v1.ImageIndex) {
-		if err := remote.WriteIndex(mustTag(t, host+"/"+ref), ii); err != nil {
+		if err := remote.WriteIndex(mustTag(t, host+"/"+ref), ii, opts...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	writeImg := func(ref string, i v1.Image) {
-		if err := remote.Write(mustTag(t, host+"/"+ref), i); err != nil {
+		if err := remote.Write(mustTag(t, host+"/"+ref), i, opts...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -117,17 +98,13 @@ func mustTag(t testing.TB, s string) name.Tag {
 	return tag
 }
 
+// count is how many "METHOD path" requests were served.
 func (r *testRegistry) count(methodPath string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.counts[methodPath]
+	method, path, _ := strings.Cut(methodPath, " ")
+	return r.Served(method, path)
 }
 
-func (r *testRegistry) requests() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.total
-}
+func (r *testRegistry) requests() int { return int(r.Requests()) }
 
 // ref parses "repo:tag" on this registry.
 func (r *testRegistry) ref(t testing.TB, s string) image.Reference {

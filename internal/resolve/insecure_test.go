@@ -3,30 +3,22 @@ package resolve
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/pullguard/pullguard/internal/image"
-
-	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
 func TestInsecureRegistryOnlyWhenConfigured(t *testing.T) {
 	t.Parallel()
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := registrytest.New(t, registrytest.WithTLS()) // a certificate no one trusts
 	fx := pushFixtures(t, reg)
-	srv := httptest.NewUnstartedServer(reg)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS() // a certificate no one trusts
-	t.Cleanup(srv.Close)
 	// A name, not 127.0.0.1, so go-containerregistry speaks only HTTPS to
 	// it (it also tries plain HTTP on loopback and RFC 1918 addresses).
-	addr := srv.Listener.Addr().String()
+	addr := reg.Host
 	toServer := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/internal/registrytest"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -159,7 +160,7 @@ func TestResolveFallsBackToGetWhenHeadRefused(t *testing.T) {
 		}
 	}
 	if reg.count("HEAD /v2/multi/manifests/1.0") != 1 || reg.count("GET /v2/multi/manifests/1.0") != 2 {
-		t.Errorf("want a GET, then a refused HEAD and a GET by tag, got %v", reg.counts)
+		t.Errorf("want a GET, then a refused HEAD and a GET by tag, got %v", reg.Kinds())
 	}
 }
 
@@ -187,7 +188,7 @@ func TestResolveFallsBackToGetWithoutDigestHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	if facts.Digest != reg.fx.arm64 || reg.count("GET /v2/single/manifests/1.0") != 1 {
-		t.Errorf("digest %s after %v, want %s from one GET by tag", facts.Digest, reg.counts, reg.fx.arm64)
+		t.Errorf("digest %s after %v, want %s from one GET by tag", facts.Digest, reg.Kinds(), reg.fx.arm64)
 	}
 }
 
@@ -348,16 +349,10 @@ func TestResolveRedirectLoop(t *testing.T) {
 	if !errors.As(err, &e) || e.Class != image.Unreachable || !strings.Contains(e.Reason, "redirect loop: stopped after 10 redirects") {
 		t.Fatalf("Resolve = %v, want Unreachable naming the redirect loop", err)
 	}
-	// HEAD, then GET when HEAD cannot answer, each with its hops and a
-	// retry or two: far from the thousands an unbounded loop sends.
-	manifests := 0
-	reg.mu.Lock()
-	for k, n := range reg.counts {
-		if strings.Contains(k, "/manifests/") {
-			manifests += n
-		}
-	}
-	reg.mu.Unlock()
+	// The GET by tag with its hops, and a retry or two: far from the
+	// thousands an unbounded loop sends.
+	kinds := reg.Kinds()
+	manifests := kinds[registrytest.ManifestGet] + kinds[registrytest.ManifestHead]
 	if manifests > 6*(maxRedirects+1) {
 		t.Errorf("%d manifest requests for one lookup, want at most %d", manifests, 6*(maxRedirects+1))
 	}
