@@ -110,6 +110,15 @@ func (p *Policy) MutateWorkloads() bool { return p.mutate }
 // Verify is how much of each image lookups make sure the registry has.
 func (p *Policy) Verify() image.Depth { return p.depth }
 
+// VerifyingTo is p, but with lookups verifying to depth d: `pullguard
+// diagnose` looks further than admission, since a layer the registry lost
+// is one reason a pod is stuck. p is not changed.
+func (p *Policy) VerifyingTo(d image.Depth) *Policy {
+	q := *p
+	q.depth = d
+	return &q
+}
+
 // PlatformAffinity says whether partial platform support becomes node affinity.
 func (p *Policy) PlatformAffinity() bool { return p.affinity }
 

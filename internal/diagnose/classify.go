@@ -61,6 +61,9 @@ type Symptom struct {
 	Network bool
 	// Expired marks an Unauthorized whose token expired.
 	Expired bool
+	// Remote marks CorruptedContent the registry does not have (rather
+	// than content the node holds damaged).
+	Remote bool
 }
 
 // rule is one message pattern. The formats come from the runtimes'
@@ -75,6 +78,7 @@ type rule struct {
 	cause   Cause
 	network bool
 	expired bool
+	remote  bool
 	re      *regexp.Regexp
 }
 
@@ -88,6 +92,10 @@ var rules = []rule{
 	{cause: ExecFormat, re: re(`exec format error`)},
 	// Disk.
 	{cause: DiskPressure, re: re(`no space left on device|disk quota exceeded|DiskPressure|low on resource: ephemeral-storage`)},
+	// Content the registry lacks though the image names it (an index
+	// entry, a config or a layer deleted or never pushed): containerd's
+	// fetcher says it did not find it at the remote.
+	{cause: CorruptedContent, remote: true, re: re(`could not fetch content descriptor .* from remote: not found|content at https?://\S+ not found`)},
 	// Corrupted content: containerd's unpack and commit, containers/image's
 	// digest checks, Docker's layer extraction.
 	{cause: CorruptedContent, re: re(`failed to extract layer|unexpected commit digest|digest did not match|does not match (the )?expected digest|content digest .* not found|failed to unpack|archive/tar: invalid tar header|gzip: invalid header|unexpected EOF|layer .* does not exist|content at .* not found|could not fetch content descriptor`)},
@@ -125,7 +133,7 @@ func Classify(message string) Symptom {
 	m := strings.TrimSpace(message)
 	for _, r := range rules {
 		if loc := r.re.FindStringIndex(m); loc != nil {
-			return Symptom{Cause: r.cause, Detail: m[loc[0]:loc[1]], Network: r.network, Expired: r.expired}
+			return Symptom{Cause: r.cause, Detail: m[loc[0]:loc[1]], Network: r.network, Expired: r.expired, Remote: r.remote}
 		}
 	}
 	return Symptom{Cause: Unknown}

@@ -1,6 +1,9 @@
 package diagnose
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestClassify(t *testing.T) {
 	t.Parallel()
@@ -24,6 +27,13 @@ func TestClassify(t *testing.T) {
 		{"containerd: proxy", `failed to do request: Head "https://reg.example.com/v2/a/manifests/v1": proxyconnect tcp: dial tcp 10.0.0.1:3128: connect: connection refused`, Unreachable, true, false},
 		{"containerd: deadline", `rpc error: code = DeadlineExceeded desc = failed to pull and unpack image "x:1": failed to copy: httpReadSeeker: failed open: failed to do request: Get "https://r/v2/x/blobs/sha256:ab": context deadline exceeded`, Unreachable, true, false},
 		{"containerd: rate limit", `failed to pull and unpack image "docker.io/library/nginx:1.27": failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/library/nginx/manifests/sha256:ab: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit`, RateLimited, false, false},
+		// From TestRealNode's lost-* scenarios (containerd 2.4.2): the
+		// registry lacks what the image names.
+		{"containerd: lost index entry", `rpc error: code = NotFound desc = failed to pull and unpack image "127.0.0.1:45529/rn/lost-entry:v1": failed to copy: httpReadSeeker: failed open: content at https://127.0.0.1:45529/v2/rn/lost-entry/manifests/sha256:56daa070303ba5ff510cadbd92ef2e1abfc9e15e156f8aed1331bcd69a59004b not found: not found`, CorruptedContent, false, false},
+		{"containerd: lost config", `rpc error: code = NotFound desc = failed to pull and unpack image "127.0.0.1:45529/rn/lost-config:v1": failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:f4cc2bd7c8b95ce996270ed9c16e521429c5cd65b69705b5953632c91d8b7127 (application/vnd.oci.image.config.v1+json) from remote: not found`, CorruptedContent, false, false},
+		// An index of only 386 builds on amd64: the transfer service fetched
+		// none, then the config lookup fails in the local store.
+		{"containerd: compatible-only index", `rpc error: code = NotFound desc = get image config descriptor: content digest sha256:e5e9006cbbf4385afd6b9e92e49b447e36d90a89239bc243b2a5e98694413c0b: not found`, CorruptedContent, false, false},
 		{"containerd: disk full", `failed to pull and unpack image "x:1": failed to extract layer sha256:ab: write /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/12/fs/usr/lib/x: no space left on device: unknown`, DiskPressure, false, false},
 		{"containerd: bad layer", `failed to pull and unpack image "x:1": failed to extract layer sha256:ab: failed to get reader from content store: content digest sha256:ab: not found`, CorruptedContent, false, false},
 		{"containerd: digest mismatch", `failed to pull and unpack image "x:1": failed to copy: failed commit on ref "layer-sha256:ab": unexpected commit digest sha256:cd, expected sha256:ab: failed precondition`, CorruptedContent, false, false},
@@ -61,6 +71,9 @@ func TestClassify(t *testing.T) {
 		t.Run(tt.source, func(t *testing.T) {
 			t.Parallel()
 			got := Classify(tt.message)
+			if remote := strings.Contains(tt.message, "from remote: not found") || strings.Contains(tt.message, "content at https://"); got.Remote != remote {
+				t.Errorf("Classify = %+v, want Remote %v (the registry lacks it)", got, remote)
+			}
 			if got.Cause != tt.want || got.Network != tt.network || got.Expired != tt.expired {
 				t.Errorf("Classify = %+v, want %s (network %v, expired %v)", got, tt.want, tt.network, tt.expired)
 			}

@@ -105,9 +105,21 @@ func Judge(in Inputs) Verdict {
 		return v
 	case CorruptedContent:
 		v.Cause, v.Where = CorruptedContent, OnNode
-		if in.Finding != nil && in.Finding.Class == NotFound {
+		switch {
+		case in.Finding != nil && in.Finding.Class == NotFound:
 			// The registry lacks content it promises: the image is broken there.
 			v.Cause, v.Where, v.Fix = CorruptedContent, InRegistry, "the image is broken in the registry: re-push it; "+in.Finding.Fix
+			return v
+		case in.Finding != nil && in.Finding.Class == PlatformMismatch:
+			// containerd found no config for the node's platform because it
+			// fetched no build for it (an index of only compatible builds,
+			// which the transfer service does not fetch): the platform is
+			// the cause, not the node's store.
+			v.Cause, v.Where, v.Fix = PlatformMismatch, InRegistry, in.Finding.Fix
+			return v
+		case symptom.Remote:
+			v.Where = InRegistry
+			v.Fix = fmt.Sprintf("the registry does not have content the image names (%s): the image is broken in the registry; push it again from a complete copy", symptom.Detail)
 			return v
 		}
 		v.Fix = fmt.Sprintf("the node's copy is damaged or the download was cut: on node %s remove it (crictl rmi %s) and let the kubelet pull again; if it recurs, check the node's disk and the network path to the registry", in.Node, in.Image)

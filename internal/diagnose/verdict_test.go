@@ -24,6 +24,8 @@ func TestJudge(t *testing.T) {
 		{"disk message beats a registry answer", Inputs{Messages: []string{"no space left on device"}, Finding: &Finding{Class: Unreachable}}, DiskPressure, OnNode, "crictl rmi --prune"},
 		{"corrupt on node", Inputs{Image: "r/a:v1", Messages: []string{"failed to extract layer sha256:ab: unexpected EOF"}}, CorruptedContent, OnNode, "crictl rmi r/a:v1"},
 		{"content the registry lacks", Inputs{Messages: []string{"could not fetch content descriptor sha256:ab: not found"}, Finding: notFound}, CorruptedContent, InRegistry, "re-push"},
+		{"the registry lost a layer pullguard did not look at", Inputs{Messages: []string{"failed to copy: httpReadSeeker: failed open: could not fetch content descriptor sha256:ab (application/vnd.oci.image.layer.v1.tar+gzip) from remote: not found"}}, CorruptedContent, InRegistry, "push it again"},
+		{"no config for the node: a compatible-only index", Inputs{Messages: []string{"get image config descriptor: content digest sha256:ab: not found"}, Finding: &Finding{Class: PlatformMismatch, Fix: "build the image for the nodes' own platform"}}, PlatformMismatch, InRegistry, "own platform"},
 		{"never pulled", Inputs{Node: "n1", Messages: []string{`Container image "a:1" is not present with pull policy of Never`}}, NotPresent, OnNode, "IfNotPresent"},
 		{"exec format with a platform finding", Inputs{Messages: []string{"exec /pause: exec format error"}, Finding: &Finding{Class: PlatformMismatch, Fix: "build the image for every platform"}}, ExecFormat, InRegistry, "every platform"},
 		{"pullguard cannot reach it, the node got a 401", Inputs{Messages: []string{"401 Unauthorized"}, Finding: &Finding{Class: Unreachable, Fix: "x"}}, Unauthorized, InRegistry, "x"},

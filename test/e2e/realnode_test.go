@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -136,6 +137,11 @@ type realScenario struct {
 	// fails when reality differs, as the scenario would not test what it
 	// says. It is never changed to match pullguard.
 	want string
+	// cause is what `pullguard diagnose` must say of the pod stuck in
+	// rnIgnored ("" when it runs). Content the registry lost is
+	// CorruptedContent in the registry; a single image of another
+	// architecture PlatformMismatch (its fix is the build).
+	cause string
 }
 
 // container is one container of image, always pulled (both runs of a
@@ -215,53 +221,53 @@ var zeroDigest = "sha256:" + strings.Repeat("0", 64)
 var realScenarios = []realScenario{
 	{name: "tag", spec: one(pubImage("rn/app", "v1")), want: outRunning},
 	{name: "explicit-latest", spec: one(pubImage("rn/latest", "latest")), want: outRunning},
-	{name: "missing-tag", spec: one(pubImage("rn/app", "does-not-exist")), want: outErrImagePull},
-	{name: "missing-repo", spec: one(pubImage("rn/nosuchrepo", "v1")), want: outErrImagePull},
-	{name: "missing-digest", spec: one(func(r *realBed) string { return r.Public.Host + "/rn/app@" + zeroDigest }), want: outErrImagePull},
-	{name: "invalid-reference", spec: one(pubImage("rn/App", "v1")), want: outInvalidName},
-	{name: "unreachable-registry", spec: one(func(r *realBed) string { return r.down + "/rn/app:v1" }), want: outErrImagePull},
-	{name: "rate-limited-registry", spec: one(func(r *realBed) string { return r.rateLimited + "/rn/app:v1" }), want: outErrImagePull},
-	{name: "forbidden-registry", spec: one(func(r *realBed) string { return r.forbidden + "/rn/app:v1" }), want: outErrImagePull},
-	{name: "registry-error-500", spec: one(func(r *realBed) string { return r.broken + "/rn/app:v1" }), want: outErrImagePull},
+	{name: "missing-tag", spec: one(pubImage("rn/app", "does-not-exist")), want: outErrImagePull, cause: "NotFound"},
+	{name: "missing-repo", spec: one(pubImage("rn/nosuchrepo", "v1")), want: outErrImagePull, cause: "NotFound"},
+	{name: "missing-digest", spec: one(func(r *realBed) string { return r.Public.Host + "/rn/app@" + zeroDigest }), want: outErrImagePull, cause: "NotFound"},
+	{name: "invalid-reference", spec: one(pubImage("rn/App", "v1")), want: outInvalidName, cause: "InvalidReference"},
+	{name: "unreachable-registry", spec: one(func(r *realBed) string { return r.down + "/rn/app:v1" }), want: outErrImagePull, cause: "Unreachable"},
+	{name: "rate-limited-registry", spec: one(func(r *realBed) string { return r.rateLimited + "/rn/app:v1" }), want: outErrImagePull, cause: "RateLimited"},
+	{name: "forbidden-registry", spec: one(func(r *realBed) string { return r.forbidden + "/rn/app:v1" }), want: outErrImagePull, cause: "Forbidden"},
+	{name: "registry-error-500", spec: one(func(r *realBed) string { return r.broken + "/rn/app:v1" }), want: outErrImagePull, cause: "Unreachable"},
 	{name: "digest", spec: one(byDigest("rn/digest", "")), want: outRunning},
 	{name: "tag-and-digest", spec: one(byDigest("rn/tag-digest", "v1")), want: outRunning},
 	// containerd pulls by the digest and never asks for the tag.
 	{name: "tag-gone-and-digest", spec: one(byDigest("rn/tag-digest-gone", "v9")), want: outRunning},
 	{name: "multi-arch-index", spec: one(pubImage("rn/multi", "v1")), want: outRunning},
-	{name: "arm64-only-index", spec: one(pubImage("rn/arm64-index", "v1")), want: outErrImagePull},
+	{name: "arm64-only-index", spec: one(pubImage("rn/arm64-index", "v1")), want: outErrImagePull, cause: "PlatformMismatch"},
 	// containerd does not check a single manifest's platform: it pulls,
 	// then the kernel refuses to execute the binary.
-	{name: "arm64-single-manifest", spec: one(pubImage("rn/arm64-single", "v1")), want: outCrashLoop},
+	{name: "arm64-single-manifest", spec: one(pubImage("rn/arm64-single", "v1")), want: outCrashLoop, cause: "PlatformMismatch"},
 	// 386 binaries run on amd64: a single manifest of linux/386 pulls
 	// (unchecked, as above) and runs.
 	{name: "386-single-manifest", spec: one(pubImage("rn/i386-single", "v1")), want: outRunning},
 	// An index with only linux/386 does not pull on linux/amd64: containerd
 	// 2.4 fetches no manifest of it, then fails on the config ("get image
 	// config descriptor: content digest sha256:…: not found").
-	{name: "386-only-index", spec: one(pubImage("rn/i386-index", "v1")), want: outErrImagePull},
-	{name: "private-no-credentials", spec: one(privImage("rn/private", "v1")), want: outErrImagePull},
+	{name: "386-only-index", spec: one(pubImage("rn/i386-index", "v1")), want: outErrImagePull, cause: "PlatformMismatch"},
+	{name: "private-no-credentials", spec: one(privImage("rn/private", "v1")), want: outErrImagePull, cause: "Unauthorized"},
 	{name: "private-pod-secret", spec: withSecrets(privImage("rn/private", "v1"), rnGood), want: outRunning},
-	{name: "private-wrong-password", spec: withSecrets(privImage("rn/private", "v1"), rnWrong), want: outErrImagePull},
-	{name: "private-missing-tag-good-secret", spec: withSecrets(privImage("rn/private", "nope"), rnGood), want: outErrImagePull},
+	{name: "private-wrong-password", spec: withSecrets(privImage("rn/private", "v1"), rnWrong), want: outErrImagePull, cause: "Unauthorized"},
+	{name: "private-missing-tag-good-secret", spec: withSecrets(privImage("rn/private", "nope"), rnGood), want: outErrImagePull, cause: "NotFound"},
 	{name: "private-service-account", spec: withServiceAccount(privImage("rn/private", "v1"), rnPuller), want: outRunning},
-	{name: "private-service-account-wrong", spec: withServiceAccount(privImage("rn/private", "v1"), rnPullerW), want: outErrImagePull},
+	{name: "private-service-account-wrong", spec: withServiceAccount(privImage("rn/private", "v1"), rnPullerW), want: outErrImagePull, cause: "Unauthorized"},
 	// The kubelet tries each matching secret in order until one pulls.
 	{name: "private-wrong-then-right-secret", spec: withSecrets(privImage("rn/private", "v1"), rnWrong, rnGood), want: outRunning},
 	{name: "private-right-then-wrong-secret", spec: withSecrets(privImage("rn/private", "v1"), rnGood, rnWrong), want: outRunning},
 	{name: "init-container", spec: withInit(pubImage("rn/init", "v1"), pubImage("rn/init-main", "v1")), want: outRunning},
-	{name: "init-container-missing-tag", spec: withInit(pubImage("rn/init", "nope"), pubImage("rn/init-main", "v1")), want: outErrImagePull},
+	{name: "init-container-missing-tag", spec: withInit(pubImage("rn/init", "nope"), pubImage("rn/init-main", "v1")), want: outErrImagePull, cause: "NotFound"},
 	// imagePullPolicy Never: only what the node holds runs. The sandbox
 	// image is on the node (containerd pins it); rn/never was never pulled.
 	{name: "never-pull-present", spec: never(one(pubImage(bed.PauseRepo, bed.PauseTag))), want: outRunning},
-	{name: "never-pull-absent", spec: never(one(pubImage("rn/never", "v1"))), want: outNeverPull},
+	{name: "never-pull-absent", spec: never(one(pubImage("rn/never", "v1"))), want: outNeverPull, cause: "NotPresent"},
 	// The registry lost part of the image (bed.Loss): a pull fails on
 	// the first blob or manifest it cannot fetch, and only there.
-	{name: "lost-entry", spec: one(pubImage("rn/lost-entry", "v1")), want: outErrImagePull},
+	{name: "lost-entry", spec: one(pubImage("rn/lost-entry", "v1")), want: outErrImagePull, cause: "CorruptedContent"},
 	{name: "lost-entry-of-another-platform", spec: one(pubImage("rn/lost-other-entry", "v1")), want: outRunning},
-	{name: "lost-config", spec: one(pubImage("rn/lost-config", "v1")), want: outErrImagePull},
+	{name: "lost-config", spec: one(pubImage("rn/lost-config", "v1")), want: outErrImagePull, cause: "CorruptedContent"},
 	// Layers are only asked for at spec.verify Layers.
-	{name: "lost-layer", ns: rnLayers, spec: one(pubImage("rn/lost-layer", "v1")), want: outErrImagePull},
-	{name: "lost-entry-layer", ns: rnLayers, spec: one(pubImage("rn/lost-entry-layer", "v1")), want: outErrImagePull},
+	{name: "lost-layer", ns: rnLayers, spec: one(pubImage("rn/lost-layer", "v1")), want: outErrImagePull, cause: "CorruptedContent"},
+	{name: "lost-entry-layer", ns: rnLayers, spec: one(pubImage("rn/lost-entry-layer", "v1")), want: outErrImagePull, cause: "CorruptedContent"},
 	// The rewritten pods must really run.
 	{name: "pinned", ns: rnPin, spec: one(pubImage("rn/pin", "v1")), want: outRunning},
 	{name: "mirrored", ns: rnMirror, spec: one(pubImage("rn/src/app", "v1")), want: outRunning},
@@ -332,6 +338,7 @@ func TestRealNode(t *testing.T) {
 		}
 	})
 	printRealTable(t, results)
+	t.Run("diagnose", func(t *testing.T) { r.testDiagnose(t, results) })
 
 	t.Run("deployment-rollout", func(t *testing.T) { r.testRollout(t) })
 	t.Run("job", func(t *testing.T) { r.testJob(t) })
@@ -706,4 +713,42 @@ func printRealTable(t *testing.T, results []realResult) {
 	t.Logf("prediction vs reality on a real kubelet + containerd node (%d scenarios):\n%s", len(results), b.String())
 	// Also on stderr, so `make test` shows it without -v.
 	fmt.Fprintf(os.Stderr, "\n=== real node: prediction vs reality (%d scenarios)\n%s\n", len(results), b.String())
+}
+
+// testDiagnose asks `kubectl pullguard diagnose` about every pod that is
+// really stuck in rnIgnored after its scenario, and fails unless it names
+// the cause the scenario is about: the real kubelet's and containerd's
+// words, not staged ones, are what diagnose must read.
+func (r *realBed) testDiagnose(t *testing.T, results []realResult) {
+	bin, err := filepath.Abs(filepath.Join("..", "..", "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := r.Kubectl
+	k.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	for i, sc := range realScenarios {
+		if sc.cause == "" || results[i].reality != sc.want {
+			continue // runs, or did not end as the scenario says (reported above)
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			res := runKubectl(t, k, "", "pullguard", "diagnose", "rn-"+sc.name, "-n", rnIgnored, "--registry-ca-file", r.CA.PEMPath, "-o", "json")
+			var report struct {
+				Pods []struct {
+					Containers []struct {
+						Container, Cause, Where, Fix string
+						Evidence                     []string
+					} `json:"containers"`
+				} `json:"pods"`
+			}
+			if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil || len(report.Pods) != 1 || len(report.Pods[0].Containers) == 0 {
+				t.Fatalf("diagnose: %v\n%s", err, res)
+			}
+			got := report.Pods[0].Containers[0]
+			t.Logf("%s: %s (%s): %s; evidence %q", sc.name, got.Cause, got.Where, got.Fix, got.Evidence)
+			if got.Cause != sc.cause || got.Fix == "" {
+				t.Errorf("diagnose says %s (%s), fix %q; the pod is stuck for %s (kubelet: %s)", got.Cause, got.Where, got.Fix, sc.cause, results[i].event)
+			}
+		})
+	}
 }

@@ -341,7 +341,7 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 			env.Nodes = func(*workload.PodContext) []policies.Node { return []policies.Node{n} }
 		}
 	}
-	decision := decide.Decide(ctx, policies.Default(), obj, uses, env)
+	decision := decide.Decide(ctx, policies.Default().VerifyingTo(image.VerifyLayers), obj, uses, env)
 	for _, sc := range stuck {
 		s := sc.status
 		in := diagnose.Inputs{
