@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/keyutil"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -281,7 +283,7 @@ func TestBootstrapPatchesOnlyWhenDifferent(t *testing.T) {
 
 func TestBootstrapReplacesMalformedSecret(t *testing.T) {
 	t.Parallel()
-	otherKey, err := newAuthority(start, time.Hour, "other")
+	otherKey, err := NewAuthority("other", start, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,12 +312,7 @@ func TestBootstrapReplacesMalformedSecret(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, _ := newClient(configurations()...)
-			o := testOptions(t, newClock(start).Now)
-			if err := Bootstrap(t.Context(), c, o); err != nil {
-				t.Fatal(err)
-			}
-			s := getSecret(t, c)
+			c, _, o, s := bootstrapped(t)
 			oldCA := s.Data["ca.crt"]
 			tt.mangle(s.Data)
 			if err := c.Update(t.Context(), s); err != nil {
@@ -390,5 +387,31 @@ func TestOptionsValidation(t *testing.T) {
 				t.Errorf("err %v does not wrap ErrInvalidOptions", err)
 			}
 		})
+	}
+}
+
+// TestBootstrapKeepsPKCS8Keys: earlier versions wrote the CA key as
+// PKCS #8; such a Secret stays as it is.
+func TestBootstrapKeepsPKCS8Keys(t *testing.T) {
+	t.Parallel()
+	c, n, o, s := bootstrapped(t)
+	key, err := keyutil.ParsePrivateKeyPEM(s.Data["ca.key"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Data["ca.key"] = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if err := c.Update(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	updates := n.get("update")
+	if err := Bootstrap(t.Context(), c, o); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.get("update") - updates; got != 0 {
+		t.Errorf("%d updates of a secret with a PKCS #8 CA key, want 0", got)
 	}
 }

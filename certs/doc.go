@@ -32,4 +32,27 @@
 //
 // watch with resourceNames is authorized because the watches select the one
 // object by metadata.name.
+//
+// Why not cert-controller's rotator (github.com/open-policy-agent/cert-controller,
+// pkg/rotator, as of v0.16.0, which Gatekeeper uses): it builds with this
+// module's Kubernetes versions, but it cannot keep what this package's tests
+// pin. It never creates the Secret (refreshCertIfNeeded Gets and Updates
+// one the chart must ship), so there is no create race for one replica to
+// win. It never writes CertDir (ensureCertsMounted only waits for the
+// kubelet to mount the Secret), so a serve run outside a pod has no files
+// and the webhook server cannot start before the kubelet's sync.
+// refreshCerts replaces ca.crt with the new CA alone, so replicas still
+// serving the old CA's certificate are refused until they reload.
+// ReconcileWH.ensureCerts Updates every configuration on every reconcile
+// instead of only when the caBundle differs. CreateCertPEM sets DNS names
+// only (no IP addresses, which --self-signed-host 127.0.0.1 needs) and
+// ValidCert checks one DNS name, so a changed name list is not reissued.
+// Its cache lists every Secret of the namespace and every webhook
+// configuration of the cluster, wider than the RBAC above. Times come from
+// time.Now, so renewal and CA rotation cannot be tested with a clock.
+//
+// The key encoding and parsing are client-go's keyutil; the CA and serving
+// certificates are signed here (Authority) because client-go's cert
+// package fixes a CA's validity to ten years of wall-clock time and cannot
+// sign a certificate with an existing CA.
 package certs

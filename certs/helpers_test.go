@@ -194,3 +194,15 @@ func readFilesQuiet(dir string) (cert, key []byte) {
 	key, _ = os.ReadFile(filepath.Join(dir, "tls.key"))
 	return cert, key
 }
+
+// bootstrapped is a fake cluster after a first Bootstrap at start: the
+// client, its write counts, the options and the Secret written.
+func bootstrapped(t *testing.T) (client.WithWatch, *counts, Options, *corev1.Secret) {
+	t.Helper()
+	c, n := newClient(configurations()...)
+	o := testOptions(t, newClock(start).Now)
+	if err := Bootstrap(t.Context(), c, o); err != nil {
+		t.Fatal(err)
+	}
+	return c, n, o, getSecret(t, c)
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/keyutil"
 )
 
 // Keys of the Secret: the serving pair under the kubernetes.io/tls names,
@@ -49,7 +50,9 @@ func plan(data map[string][]byte, o Options, name string) (map[string][]byte, []
 		older = append([]*x509.Certificate{ca.cert}, older...)
 	}
 	if len(reasons) > 0 {
-		if ca, err = newAuthority(now, o.CAValidity, name); err != nil {
+		// The time tells rotated CAs apart in the bundle.
+		cn := fmt.Sprintf("%s %s@%d", caCommonName, name, now.Unix())
+		if ca, err = NewAuthority(cn, now, o.CAValidity); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -62,7 +65,7 @@ func plan(data map[string][]byte, o Options, name string) (map[string][]byte, []
 		reasons = append(reasons, why)
 	}
 	if len(reasons) > 0 {
-		if certPEM, keyPEM, err = ca.issue(o, now); err != nil {
+		if certPEM, keyPEM, err = ca.Issue(o.serving(), now); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -82,16 +85,14 @@ func plan(data map[string][]byte, o Options, name string) (map[string][]byte, []
 
 // loadAuthority reads the current CA (the first certificate of ca.crt) and
 // its key, and the older CAs that follow it in the bundle.
-func loadAuthority(data map[string][]byte) (*authority, []*x509.Certificate, error) {
+func loadAuthority(data map[string][]byte) (*Authority, []*x509.Certificate, error) {
 	certs, err := parseCerts(data[keyCA])
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", keyCA, err)
 	}
-	block, _ := pem.Decode(data[keyCAKey])
-	if block == nil {
-		return nil, nil, fmt.Errorf("%s: no PEM block", keyCAKey)
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	// keyutil reads the SEC1 keys written now and the PKCS #8 keys that
+	// earlier versions wrote.
+	parsed, err := keyutil.ParsePrivateKeyPEM(data[keyCAKey])
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", keyCAKey, err)
 	}
@@ -107,7 +108,7 @@ func loadAuthority(data map[string][]byte) (*authority, []*x509.Certificate, err
 	if !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 {
 		return nil, nil, fmt.Errorf("%s: the first certificate is not a CA", keyCA)
 	}
-	return &authority{cert: ca, key: key}, certs[1:], nil
+	return &Authority{cert: ca, key: key}, certs[1:], nil
 }
 
 var errNoCertificate = errors.New("no certificate")

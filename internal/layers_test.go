@@ -42,7 +42,7 @@ var allowed = map[string][]string{
 	"examples/demo":             {"examples/demo/walkthrough", "test/bed"},
 	"examples/demo/walkthrough": {"test/bed"},
 	"test/e2e":                  {}, // only tests (tag e2e) and a doc.go
-	"test/bed":                  {"internal/fixtures", "policies/v1alpha1", "webhook"},
+	"test/bed":                  {"certs", "internal/fixtures", "policies/v1alpha1", "webhook"},
 	"hack/baseimage":            {},
 	"hack/refcorpus":            {},
 	"hack/pause":                {},

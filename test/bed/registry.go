@@ -66,7 +66,7 @@ func StartRegistry(ctx context.Context, bin, dir string, ca *Authority, user str
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		return nil, err
 	}
-	if err := ca.Serving(dir, "server.crt", "server.key", time.Now().UnixNano()); err != nil {
+	if err := ca.Serving(dir, "server.crt", "server.key"); err != nil {
 		return nil, err
 	}
 	port, err := FreePort()

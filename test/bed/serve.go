@@ -73,7 +73,7 @@ func StartServe(ctx context.Context, o ServeOptions) (*Serve, error) {
 	if o.SelfSignedNamespace != "" {
 		args = append(args, "--self-signed", "--self-signed-namespace", o.SelfSignedNamespace, "--self-signed-host", "127.0.0.1")
 	} else {
-		if err := o.CA.Serving(certDir, "tls.crt", "tls.key", 2); err != nil {
+		if err := o.CA.Serving(certDir, "tls.crt", "tls.key"); err != nil {
 			return nil, err
 		}
 		s.CABundle = o.CA.PEM

@@ -18,7 +18,7 @@ import (
 func (r *realBed) startTroubleRegistry(t *testing.T, status int, code string) string {
 	t.Helper()
 	dir := filepath.Join(r.Dir, "trouble-"+code)
-	if err := r.CA.Serving(dir, "tls.crt", "tls.key", time.Now().UnixNano()); err != nil {
+	if err := r.CA.Serving(dir, "tls.crt", "tls.key"); err != nil {
 		t.Fatal(err)
 	}
 	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
