@@ -340,7 +340,12 @@ func TestRealNode(t *testing.T) {
 	printRealTable(t, results)
 	t.Run("diagnose", func(t *testing.T) { r.testDiagnose(t, results) })
 
-	t.Run("deployment-rollout", func(t *testing.T) { r.testRollout(t) })
+	t.Run("deployment-rollout", func(t *testing.T) {
+		r.testRollout(t)
+		// The rollout ends on a missing tag where pullguard does not look:
+		// diagnose the Deployment, which means its current pods.
+		r.testDiagnoseWorkload(t, "deployment/rollout", "NotFound")
+	})
 	t.Run("job", func(t *testing.T) { r.testJob(t) })
 }
 
@@ -751,4 +756,42 @@ func (r *realBed) testDiagnose(t *testing.T, results []realResult) {
 			}
 		})
 	}
+}
+
+// testDiagnoseWorkload diagnoses a workload in rnIgnored and fails unless
+// the pods it reports stuck are exactly those the real kubelet left
+// stuck, each with cause.
+func (r *realBed) testDiagnoseWorkload(t *testing.T, target, cause string) {
+	t.Helper()
+	bin, err := filepath.Abs(filepath.Join("..", "..", "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := r.Kubectl
+	k.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	res := runKubectl(t, k, "", "pullguard", "diagnose", target, "-n", rnIgnored, "--registry-ca-file", r.CA.PEMPath, "-o", "json")
+	var report struct {
+		Pods []struct {
+			Name       string
+			Containers []struct{ Cause, Fix string } `json:"containers"`
+		} `json:"pods"`
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
+		t.Fatalf("diagnose %s: %v\n%s", target, err, res)
+	}
+	// Every current pod is listed; only the stuck one has containers.
+	var stuck []int
+	for i, p := range report.Pods {
+		if len(p.Containers) > 0 {
+			stuck = append(stuck, i)
+		}
+	}
+	if len(report.Pods) < 2 || len(stuck) != 1 || len(report.Pods[stuck[0]].Containers) != 1 {
+		t.Fatalf("diagnose %s: want the rollout's pods with one stuck (the old one runs), got %s", target, res.Stdout)
+	}
+	p := report.Pods[stuck[0]]
+	if got := p.Containers[0]; got.Cause != cause || got.Fix == "" {
+		t.Errorf("diagnose %s: pod %s: %s, fix %q; want %s", target, p.Name, got.Cause, got.Fix, cause)
+	}
+	t.Logf("diagnose %s: %d pods, %s stuck: %s", target, len(report.Pods), p.Name, p.Containers[0].Cause)
 }
