@@ -87,6 +87,11 @@ func registryErrorText(r *Result, rerr *image.Error, obj workload.Object) (strin
 					subject(r), rerr.Reason, reg, credentialsTried(r, rerr, reg)),
 				"check that pullguard can run the credential provider as the nodes do: its executable in --image-credential-provider-bin-dir, and the cloud identity of pullguard's pod (IRSA, workload identity)"
 		}
+		if errors.Is(rerr, image.ErrUnknownAuthority) {
+			return fmt.Sprintf("%s: registry %q could not be verified%s", subject(r), reg, because(rerr)),
+				fmt.Sprintf("give pullguard the CA that signed %q's certificate (--registry-ca-file; the chart's registries.caConfigMap), "+
+					"and make the nodes trust it too (containerd: /etc/containerd/certs.d/%s/ca.crt, or the nodes' system CA store), or the kubelet fails the pull with the same x509 error", reg, reg)
+		}
 		return fmt.Sprintf("%s: registry %q could not be reached%s", subject(r), reg, because(rerr)),
 			fmt.Sprintf("check that nodes can resolve and reach %q (DNS, firewall, proxy, CA certificates)", reg)
 	}
