@@ -31,6 +31,9 @@ func Compile(obj *v1alpha1.ImagePolicy) (*Policy, error) {
 
 	p := &Policy{
 		name:     obj.Name,
+		priority: s.Priority,
+		selective: s.NamespaceSelector != nil &&
+			(len(s.NamespaceSelector.MatchLabels) > 0 || len(s.NamespaceSelector.MatchExpressions) > 0),
 		mode:     s.Mode,
 		actions:  builtInActions(),
 		pin:      s.PinDigests,

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
 // The CRD schema and the Go validation must enforce the same rules; these
@@ -55,6 +56,16 @@ func TestCRDMatchesGoValidation(t *testing.T) {
 	insecure := p["network"].Properties["insecureRegistries"]
 	if insecure.Items.Schema.Pattern != patternHost || *insecure.MaxItems != maxInsecureHosts {
 		t.Errorf("insecureRegistries: CRD %q %d", insecure.Items.Schema.Pattern, *insecure.MaxItems)
+	}
+	if pr := p["priority"]; pr.Minimum == nil || pr.Maximum == nil || *pr.Minimum != -maxPriority || *pr.Maximum != maxPriority {
+		t.Errorf("priority bounds: CRD %v..%v, Go ±%d", pr.Minimum, pr.Maximum, maxPriority)
+	}
+	status := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["status"].Properties
+	if got := *status["namespaces"].MaxItems; got != v1alpha1.MaxStatusNamespaces {
+		t.Errorf("status.namespaces maxItems: CRD %d, Go %d", got, v1alpha1.MaxStatusNamespaces)
+	}
+	if got := *status["shadowedBy"].MaxItems; got != v1alpha1.MaxStatusNamespaces {
+		t.Errorf("status.shadowedBy maxItems: CRD %d, Go %d", got, v1alpha1.MaxStatusNamespaces)
 	}
 	if got := *p["actions"].MaxProperties; got != maxActionsEntries {
 		t.Errorf("actions maxProperties: CRD %d, Go %d", got, maxActionsEntries)

@@ -133,6 +133,19 @@ func TestEvaluateMessages(t *testing.T) {
 		{Source: "secret team-a/regcred", Class: image.Unauthorized, StatusCode: 401, Answer: "401 Unauthorized"},
 		{Source: "credential provider ecr-credential-provider", Class: image.Unreachable, Answer: "failed: exit status 1"},
 	}
+	// Parsed as the kubelet parses it: no registry written means Docker Hub.
+	hub := func(img string, c image.Class) Result {
+		r := failed(t, img, c)
+		parsed, err := image.Parse(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Ref = parsed
+		r.Err.(*image.Error).Registry = parsed.Registry
+		return r
+	}
+	hubNotFound := hub("acme/api:v1", image.NotFound)
+	hubPrivate := hub("billing/invoicer:v3", image.Unauthorized)
 	plain := use(t, "ghcr.io/acme/api:v1")
 	plain.Facts, plain.Err = nil, errors.New("dial tcp: i/o timeout")
 	tests := []struct {
@@ -153,11 +166,11 @@ func TestEvaluateMessages(t *testing.T) {
 		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (no credentials for ghcr.io were found; the pod names imagePullSecrets regcred and uses service account "default")`,
 		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
 	}, {
-		name:      "unauthorized names the credentials tried",
+		name:      "a pull secret whose password the registry refuses says so, not \"create a pull secret\"",
 		r:         withCreds,
 		wantClass: image.Unauthorized,
-		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused to serve it without valid credentials: registry answered something (credentials tried: secret team-a/regcred (401 Unauthorized), secret team-a/old (403 Forbidden), docker config /etc/pullguard/config.json (unreachable), secret team-a/gone (not found))`,
-		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
+		wantMsg:   `container "app": image "ghcr.io/acme/api:v1": registry "ghcr.io" refused the credentials it was given: registry answered something (credentials tried: secret team-a/regcred (401 Unauthorized), secret team-a/old (403 Forbidden), docker config /etc/pullguard/config.json (unreachable), secret team-a/gone (not found))`,
+		wantFix:   `the registry does not accept the user name and password or token of secret team-a/regcred (wrong, expired or revoked, or for another registry): put valid ones in it (kubectl create secret docker-registry NAME --docker-server=ghcr.io --docker-username=USER --docker-password=TOKEN -n team-a --dry-run=client -o yaml | kubectl apply -f -)`,
 	}, {
 		name:      "an unreadable pull secret fails every pull",
 		r:         unreadable,
@@ -170,6 +183,18 @@ func TestEvaluateMessages(t *testing.T) {
 		wantClass: image.Unreachable,
 		wantMsg:   `container "app": image "ghcr.io/acme/api:v1" could not be verified: credential provider ecr-credential-provider failed: exit status 1, and registry "ghcr.io" refused the lookup without its credentials (credentials tried: secret team-a/regcred (401 Unauthorized), credential provider ecr-credential-provider (failed: exit status 1))`,
 		wantFix:   `check that pullguard can run the credential provider as the nodes do: its executable in --image-credential-provider-bin-dir, and the cloud identity of pullguard's pod (IRSA, workload identity)`,
+	}, {
+		name:      "an image without a registry is not found on Docker Hub, and says so",
+		r:         hubNotFound,
+		wantClass: image.NotFound,
+		wantMsg:   `container "app": image "acme/api:v1" (no registry written, so Docker Hub: "docker.io/acme/api:v1") not found: registry answered something`,
+		wantFix:   `check the repository and tag for typos, and that the image was pushed before deploying`,
+	}, {
+		name:      "an image without a registry is refused by Docker Hub, and says so",
+		r:         hubPrivate,
+		wantClass: image.Unauthorized,
+		wantMsg:   `container "app": image "billing/invoicer:v3" (no registry written, so Docker Hub: "docker.io/billing/invoicer:v3"): registry "docker.io" refused to serve it without valid credentials: registry answered something (no credentials for docker.io were found; the pod names imagePullSecrets regcred and uses service account "default")`,
+		wantFix:   `create a pull secret (kubectl create secret docker-registry regcred --docker-server=docker.io --docker-username=USER --docker-password=TOKEN -n team-a) and list it in the pod's imagePullSecrets or in service account "default"'s`,
 	}, {
 		name:      "untyped error is unreachable",
 		r:         plain,

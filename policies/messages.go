@@ -20,6 +20,15 @@ func subject(r *Result) string {
 	return fmt.Sprintf("container %q: image %q", r.Use.Container, r.Use.Image)
 }
 
+// hubSubject is subject, saying what an image written without a registry
+// means when the registry could not find it or refused it: Docker Hub.
+func hubSubject(r *Result) string {
+	if !r.Ref.RegistryImplied() {
+		return subject(r)
+	}
+	return fmt.Sprintf("%s (no registry written, so Docker Hub: %q)", subject(r), r.Ref.String())
+}
+
 // because is ": reason" when the reason is known.
 func because(rerr *image.Error) string {
 	if rerr == nil || rerr.Reason == "" {
@@ -64,13 +73,20 @@ func registryErrorText(r *Result, rerr *image.Error, obj workload.Object) (strin
 		if errors.Is(rerr, image.ErrUnreadablePullSecret) {
 			return unreadableSecretText(r, rerr)
 		}
+		if refused := refusedCredentials(rerr); len(refused) > 0 {
+			return fmt.Sprintf("%s: registry %q refused the credentials it was given%s (%s)",
+					hubSubject(r), reg, because(rerr), credentialsTried(r, rerr, reg)),
+				fmt.Sprintf("the registry does not accept the user name and password or token of %s (wrong, expired or revoked, or for another registry): "+
+					"put valid ones in it (kubectl create secret docker-registry NAME --docker-server=%s --docker-username=USER --docker-password=TOKEN%s --dry-run=client -o yaml | kubectl apply -f -)",
+					strings.Join(refused, ", "), reg, namespaceFlag(obj))
+		}
 		return fmt.Sprintf("%s: registry %q refused to serve it without valid credentials%s (%s)",
-				subject(r), reg, because(rerr), credentialsTried(r, rerr, reg)),
+				hubSubject(r), reg, because(rerr), credentialsTried(r, rerr, reg)),
 			fmt.Sprintf("create a pull secret (kubectl create secret docker-registry regcred --docker-server=%s --docker-username=USER --docker-password=TOKEN%s) and list it in the pod's imagePullSecrets or in service account %q's",
 				reg, namespaceFlag(obj), serviceAccount(r.Use.Pod))
 	case image.Forbidden:
 		return fmt.Sprintf("%s: registry %q denied the credentials access to the repository%s (%s)",
-				subject(r), reg, because(rerr), credentialsTried(r, rerr, reg)),
+				hubSubject(r), reg, because(rerr), credentialsTried(r, rerr, reg)),
 			fmt.Sprintf("grant the account of the pull secret read access to %q, or use a pull secret of an account that has it", r.Ref.Repository)
 	case image.RateLimited:
 		return fmt.Sprintf("%s: registry %q rate-limited the lookup%s", subject(r), reg, because(rerr)),
@@ -87,6 +103,11 @@ func registryErrorText(r *Result, rerr *image.Error, obj workload.Object) (strin
 					subject(r), rerr.Reason, reg, credentialsTried(r, rerr, reg)),
 				"check that pullguard can run the credential provider as the nodes do: its executable in --image-credential-provider-bin-dir, and the cloud identity of pullguard's pod (IRSA, workload identity)"
 		}
+		if errors.Is(rerr, image.ErrUnknownAuthority) {
+			return fmt.Sprintf("%s: registry %q could not be verified%s", subject(r), reg, because(rerr)),
+				fmt.Sprintf("give pullguard the CA that signed %q's certificate (--registry-ca-file; the chart's registries.caConfigMap), "+
+					"and make the nodes trust it too (containerd: /etc/containerd/certs.d/%s/ca.crt, or the nodes' system CA store), or the kubelet fails the pull with the same x509 error", reg, reg)
+		}
 		return fmt.Sprintf("%s: registry %q could not be reached%s", subject(r), reg, because(rerr)),
 			fmt.Sprintf("check that nodes can resolve and reach %q (DNS, firewall, proxy, CA certificates)", reg)
 	}
@@ -101,7 +122,7 @@ func unreadableSecretText(r *Result, rerr *image.Error) (string, string) {
 }
 
 func notFoundText(r *Result, rerr *image.Error) (string, string) {
-	msg := subject(r) + " not found" + because(rerr)
+	msg := hubSubject(r) + " not found" + because(rerr)
 	if len(rerr.Suggestions) > 0 {
 		msg += " (tags nearby: " + strings.Join(rerr.Suggestions, ", ") + ")"
 		return msg, fmt.Sprintf("use an existing tag such as %q", r.Ref.WrittenName()+":"+rerr.Suggestions[0])
@@ -110,6 +131,18 @@ func notFoundText(r *Result, rerr *image.Error) (string, string) {
 		return msg, "pin a digest that was pushed to this repository (crane digest IMAGE:TAG prints it)"
 	}
 	return msg, "check the repository and tag for typos, and that the image was pushed before deploying"
+}
+
+// refusedCredentials are the sources of the credentials the registry
+// answered 401 to: they exist, and their secret is what is wrong.
+func refusedCredentials(rerr *image.Error) []string {
+	var out []string
+	for _, a := range rerr.Tried {
+		if a.Class == image.Unauthorized {
+			out = append(out, a.Source)
+		}
+	}
+	return out
 }
 
 // credentialsTried names every credential tried for the image, in the

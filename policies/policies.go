@@ -30,11 +30,14 @@ const BuiltInName = "(built-in)"
 // to evaluate many requests concurrently. It is never modified after Compile.
 type Policy struct {
 	name     string
-	mode     v1alpha1.Mode
-	actions  map[image.Class]Action
-	selector labels.Selector
-	exempt   []*regexp.Regexp
-	allowed  []*regexp.Regexp
+	priority int32
+	// selective: the namespaceSelector is not empty (see Precedes).
+	selective bool
+	mode      v1alpha1.Mode
+	actions   map[image.Class]Action
+	selector  labels.Selector
+	exempt    []*regexp.Regexp
+	allowed   []*regexp.Regexp
 	// allowedText lists the allowed patterns for messages.
 	allowedText string
 	pin         v1alpha1.PinDigests

@@ -25,6 +25,7 @@ const (
 	maxMirrors        = 32
 	maxInsecureHosts  = 64
 	maxActionsEntries = 16
+	maxPriority       = 1000000
 )
 
 var (
@@ -63,6 +64,10 @@ func Validate(obj *v1alpha1.ImagePolicy) field.ErrorList {
 	if s.NamespaceSelector != nil {
 		errs = append(errs, metav1validation.ValidateLabelSelector(s.NamespaceSelector,
 			metav1validation.LabelSelectorValidationOptions{}, spec.Child("namespaceSelector"))...)
+	}
+	if s.Priority < -maxPriority || s.Priority > maxPriority {
+		errs = append(errs, field.Invalid(spec.Child("priority"), s.Priority,
+			fmt.Sprintf("must be between %d and %d", -maxPriority, maxPriority)))
 	}
 	errs = append(errs, validateActions(spec.Child("actions"), s.Actions)...)
 	errs = append(errs, validateStrings(spec.Child("exemptImages"), s.ExemptImages, maxPatterns, globRE)...)

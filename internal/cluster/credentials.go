@@ -130,9 +130,11 @@ func secretSource(namespace, name string) string {
 
 // Why a secret is skipped, as shown in Skipped.
 const (
-	reasonNotFound       = "not found"
-	reasonMalformed      = "malformed"
-	reasonNotPull        = "not a pull secret"
+	reasonNotFound  = "not found"
+	reasonMalformed = "malformed"
+	// reasonNotPull names the type: a secret made with `kubectl create
+	// secret generic` holds a docker config the kubelet never reads.
+	reasonNotPull        = "type %s, not a pull secret: the kubelet reads only %s (kubectl create secret docker-registry) and kubernetes.io/dockercfg"
 	reasonNoDockerConfig = "no docker config key"
 )
 
@@ -154,7 +156,7 @@ func (v *View) pullSecret(ctx context.Context, namespace string, ref secretRef) 
 	key, format := pullSecretKey(s.Type)
 	if key == "" {
 		logger.Info("secret skipped: the kubelet reads only docker config secrets", "type", string(s.Type))
-		return parsedSecret{reason: reasonNotPull}, nil
+		return parsedSecret{reason: fmt.Sprintf(reasonNotPull, s.Type, corev1.SecretTypeDockerConfigJson)}, nil
 	}
 	data, ok := s.Data[key]
 	if !ok || len(data) == 0 {

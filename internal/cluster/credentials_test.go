@@ -89,7 +89,7 @@ func TestCredentials(t *testing.T) {
 
 	skippedA := []string{
 		"secret team-a/missing (not found)",
-		"secret team-a/opaque (not a pull secret)", "secret team-a/empty (no docker config key)",
+		"secret team-a/opaque (type Opaque, not a pull secret: the kubelet reads only kubernetes.io/dockerconfigjson (kubectl create secret docker-registry) and kubernetes.io/dockercfg)", "secret team-a/empty (no docker config key)",
 		"secret team-a/other-ns (not found)",
 	}
 	tests := []struct {

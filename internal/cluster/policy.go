@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,16 +17,8 @@ import (
 // Policy is the compiled ImagePolicy that applies to namespace ("" for
 // cluster-scoped objects, which only a policy without a namespaceSelector,
 // or with only NotIn/DoesNotExist terms, selects), or policies.Default()
-// when none does.
-//
-// When several valid policies select the namespace, the most specific wins:
-// a policy with a non-empty namespaceSelector beats one that selects every
-// namespace, so a cluster-wide baseline can be overridden for chosen
-// namespaces without editing it. Among equally specific policies the first
-// by name wins (names are unique, so the choice never depends on list
-// order), so an override meant to win can be named to sort first, e.g.
-// "00-team-a". Policies are never
-// merged: one policy decides, and its name is in every message.
+// when none does. Which of several policies applies is policies.Precedes'
+// rule (spec.priority, then selective over catch-all, then name).
 //
 // Invalid policies are skipped (their status says why); the next candidate
 // applies.
@@ -44,7 +35,7 @@ func (v *View) Policy(ctx context.Context, namespace string) (*policies.Policy, 
 	if err != nil {
 		return nil, err
 	}
-	var candidates []candidate
+	valid := make([]*policies.Policy, 0, len(list.Items))
 	for i := range list.Items {
 		obj := &list.Items[i]
 		p, err := v.compile(obj)
@@ -52,32 +43,9 @@ func (v *View) Policy(ctx context.Context, namespace string) (*policies.Policy, 
 			log.FromContext(ctx).V(1).Info("invalid image policy skipped", "policy", obj.Name, "reason", err.Error())
 			continue
 		}
-		if p.AppliesTo(nsLabels) {
-			candidates = append(candidates, candidate{policy: p, name: obj.Name, specific: hasSelector(obj)})
-		}
+		valid = append(valid, p)
 	}
-	if len(candidates) == 0 {
-		return policies.Default(), nil
-	}
-	sort.Slice(candidates, func(i, j int) bool {
-		if candidates[i].specific != candidates[j].specific {
-			return candidates[i].specific
-		}
-		return candidates[i].name < candidates[j].name
-	})
-	return candidates[0].policy, nil
-}
-
-type candidate struct {
-	policy   *policies.Policy
-	name     string
-	specific bool
-}
-
-// hasSelector reports whether the policy narrows the namespaces it applies to.
-func hasSelector(obj *v1alpha1.ImagePolicy) bool {
-	s := obj.Spec.NamespaceSelector
-	return s != nil && (len(s.MatchLabels) > 0 || len(s.MatchExpressions) > 0)
+	return policies.NewSet(valid).For(nsLabels), nil
 }
 
 // namespaceLabels are the labels of namespace, or nil for "". A namespace

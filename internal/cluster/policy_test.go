@@ -22,6 +22,11 @@ func imagePolicy(name string, selector *metav1.LabelSelector) *v1alpha1.ImagePol
 	}
 }
 
+func withPriority(p *v1alpha1.ImagePolicy, priority int32) *v1alpha1.ImagePolicy {
+	p.Spec.Priority = priority
+	return p
+}
+
 // invalid is a policy Compile refuses.
 func invalid(name string, selector *metav1.LabelSelector) *v1alpha1.ImagePolicy {
 	p := imagePolicy(name, selector)
@@ -80,6 +85,10 @@ func TestPolicy(t *testing.T) {
 			policies: []client.Object{imagePolicy("team-a", teamA)}},
 		{name: "a namespace not cached yet has its name label", namespace: "fresh", want: "fresh",
 			policies: []client.Object{imagePolicy("fresh", byName), imagePolicy("baseline", nil)}},
+		{name: "the higher priority wins over a selective policy", namespace: "team-a", want: "z-baseline",
+			policies: []client.Object{withPriority(imagePolicy("z-baseline", nil), 5), imagePolicy("a-team", teamA)}},
+		{name: "an invalid policy of higher priority is skipped", namespace: "team-a", want: "team-a",
+			policies: []client.Object{withPriority(invalid("broken", teamA), 100), imagePolicy("team-a", teamA)}},
 		{name: "cluster-scoped objects: catch-alls apply", namespace: "", want: "baseline",
 			policies: []client.Object{imagePolicy("baseline", nil), imagePolicy("team-a", teamA)}},
 		{name: "cluster-scoped objects: NotIn applies", namespace: "", want: "not-prod",

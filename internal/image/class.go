@@ -79,6 +79,10 @@ type Attempt struct {
 // credentials is not known (Unreachable).
 var ErrCredentialProviderFailed = errors.New("a credential provider plugin failed")
 
+// ErrUnknownAuthority marks a registry whose TLS certificate is signed by a
+// CA pullguard does not trust (Unreachable): the fix is a CA, not a network.
+var ErrUnknownAuthority = errors.New("registry certificate signed by an unknown authority")
+
 // ErrUnreadablePullSecret marks a pull secret of a supported type whose
 // docker config the kubelet cannot decode: it then fails every image pull
 // of the pod before asking any registry (Unauthorized, without StatusCode).

@@ -122,6 +122,15 @@ func (r Reference) Qualified() string {
 	return s
 }
 
+// RegistryImplied reports whether the user wrote no registry, so that the
+// name means Docker Hub: "nginx" is "docker.io/library/nginx", "acme/api"
+// is "docker.io/acme/api" — a surprise when the image was meant to come
+// from a private registry.
+func (r Reference) RegistryImplied() bool {
+	w := r.WrittenName()
+	return r.Registry == "docker.io" && !strings.HasPrefix(w, "docker.io/") && !strings.HasPrefix(w, "index.docker.io/")
+}
+
 // WrittenName is the registry and repository as the user wrote them
 // ("nginx", not "docker.io/library/nginx"): Original without the digest and
 // the written tag.

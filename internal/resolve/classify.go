@@ -55,6 +55,11 @@ func Classify(original, registry string, err error) *image.Error {
 	}
 	e := &image.Error{Image: original, Registry: registry, Err: redactErr(err)}
 	e.Class, e.StatusCode, e.Reason = classify(err)
+	var unknownCA x509.UnknownAuthorityError
+	if e.Class == image.Unreachable && errors.As(err, &unknownCA) {
+		// Marked by type, so the fix can name the CA flags.
+		e.Err = fmt.Errorf("%w: %w", image.ErrUnknownAuthority, e.Err)
+	}
 	return e
 }
 
@@ -209,13 +214,18 @@ func classifyTLS(err error) (string, bool) {
 	if errors.As(err, &rh) {
 		return "registry does not speak TLS (a plain HTTP server?); list it as an insecure registry if that is intended", true
 	}
+	return classifyCertificate(err)
+}
+
+// classifyCertificate recognises a registry certificate that did not verify.
+func classifyCertificate(err error) (string, bool) {
 	var verr *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var invalidErr x509.CertificateInvalidError
 	switch {
 	case errors.As(err, &unknownCA):
-		return "registry certificate is signed by an unknown authority", true
+		return "registry TLS certificate signed by an unknown authority (x509: certificate signed by unknown authority)", true
 	case errors.As(err, &hostErr):
 		return "registry certificate is not valid for this host: " + hostErr.Error(), true
 	case errors.As(err, &invalidErr):

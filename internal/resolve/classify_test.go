@@ -68,6 +68,9 @@ func TestClassify(t *testing.T) {
 		{"https refused, http refused", errors.Join(
 			&url.Error{Op: "Get", URL: "https://h/v2/", Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}},
 			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), image.Unreachable, 0, "connection refused"},
+		{"private CA, http refused: the certificate, not plain HTTP", errors.Join(
+			&url.Error{Op: "Get", URL: "https://h/v2/", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}},
+			&url.Error{Op: "Get", URL: "http://h/v2/", Err: &addressguard.PlainHTTPError{Host: "h"}}), image.Unreachable, 0, "certificate signed by an unknown authority"},
 		{"token in url", &url.Error{Op: "Get", URL: "https://u:hunter2@h/token?access_token=s3cret", Err: errors.New("boom")}, image.Unreachable, 0, "REDACTED"},
 	}
 	for _, tt := range tests {

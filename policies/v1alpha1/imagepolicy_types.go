@@ -149,6 +149,16 @@ type ImagePolicySpec struct {
 	// +optional
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 
+	// Priority decides which policy applies when several select a
+	// namespace: the highest priority wins; at equal priority a policy with
+	// a namespaceSelector wins over one that selects every namespace, then
+	// the first by name. Policies are never merged. The status of each
+	// policy says where it is in use and which policy shadows it.
+	// +kubebuilder:validation:Minimum=-1000000
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	Priority int32 `json:"priority,omitempty"`
+
 	// Actions maps a finding class (as it appears in warnings and metrics,
 	// e.g. "LatestTag") to Deny, Warn or Audit. Classes not listed keep the
 	// built-in action; an entry here wins over onRegistryError.
@@ -215,21 +225,71 @@ type ImagePolicySpec struct {
 
 // Condition types and reasons of ImagePolicy status.
 const (
-	// ConditionReady is True when the policy compiled and is in use.
+	// ConditionReady is True when the policy compiled (is valid).
 	ConditionReady = "Ready"
 	// ReasonValid is the Ready=True reason.
 	ReasonValid = "Valid"
-	// ReasonInvalid is the Ready=False reason; the message holds the field errors.
+	// ReasonInvalid is the Ready=False reason (and InUse=False's for an
+	// invalid policy); the message holds the field errors.
 	ReasonInvalid = "Invalid"
+
+	// ConditionInUse is True when the policy decides at least one namespace.
+	ConditionInUse = "InUse"
+	// ReasonApplies is the InUse=True reason; the message names the namespaces.
+	ReasonApplies = "Applies"
+	// ReasonNoNamespaces is the InUse=False reason when the policy's
+	// namespaceSelector selects no namespace.
+	ReasonNoNamespaces = "NoNamespaces"
+
+	// ConditionShadowed is True when another policy decides some namespace
+	// this one selects.
+	ConditionShadowed = "Shadowed"
+	// ReasonShadowedBy is the Shadowed=True reason (and InUse=False's when
+	// every namespace it selects is decided by another policy); the
+	// message names the policies and namespaces.
+	ReasonShadowedBy = "ShadowedBy"
+	// ReasonNotShadowed is the Shadowed=False reason.
+	ReasonNotShadowed = "NotShadowed"
 )
+
+// MaxStatusNamespaces bounds the namespaces listed in status; the counts
+// are exact.
+const MaxStatusNamespaces = 20
 
 // ImagePolicyStatus is what pullguard observed about the policy.
 type ImagePolicyStatus struct {
-	// Conditions: Ready, or the reason the policy is invalid.
+	// Conditions: Ready (the policy is valid), InUse (it decides at least
+	// one namespace) and Shadowed (another policy decides some namespace it
+	// selects).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// NamespaceCount is the number of namespaces the policy decides.
+	// +optional
+	NamespaceCount int32 `json:"namespaceCount,omitempty"`
+
+	// Namespaces are the first (by name) of the namespaces the policy decides.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	Namespaces []string `json:"namespaces,omitempty"`
+
+	// ShadowedBy are the policies that decide namespaces this one selects,
+	// each with how many.
+	// +optional
+	// +listType=map
+	// +listMapKey=policy
+	// +kubebuilder:validation:MaxItems=20
+	ShadowedBy []Shadowing `json:"shadowedBy,omitempty"`
+}
+
+// Shadowing is a policy that wins over this one in some namespaces.
+type Shadowing struct {
+	// Policy is the name of the policy that decides those namespaces.
+	Policy string `json:"policy"`
+	// NamespaceCount is how many namespaces it takes from this policy.
+	NamespaceCount int32 `json:"namespaceCount"`
 }
 
 // ImagePolicy tells pullguard how to treat the images workloads name.
@@ -238,7 +298,10 @@ type ImagePolicyStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
 // +kubebuilder:printcolumn:name="PinDigests",type=string,JSONPath=`.spec.pinDigests`
+// +kubebuilder:printcolumn:name="Priority",type=integer,JSONPath=`.spec.priority`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="InUse",type=string,JSONPath=`.status.conditions[?(@.type=="InUse")].status`
+// +kubebuilder:printcolumn:name="Namespaces",type=integer,JSONPath=`.status.namespaceCount`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ImagePolicy struct {
 	metav1.TypeMeta   `json:",inline"`

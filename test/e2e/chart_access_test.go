@@ -85,6 +85,7 @@ func testChartLeastPrivilege(t *testing.T, c *chartCluster, user, tlsSecret stri
 		{[]string{"patch", "mutatingwebhookconfigurations/" + chartConfiguration}, "yes"},
 		{[]string{"update", "secrets/" + tlsSecret, "-n", chartNamespace}, "yes"},
 		{[]string{"create", leases, "-n", chartNamespace}, "yes"},
+		{[]string{"create", "events.events.k8s.io", "-n", "default"}, "yes"},
 
 		// Workloads: it judges them, never touches them.
 		{[]string{"delete", "pods", "--all-namespaces"}, "no"},
@@ -114,6 +115,9 @@ func testChartLeastPrivilege(t *testing.T, c *chartCluster, user, tlsSecret stri
 		// Only its own lease, in its own namespace.
 		{[]string{"update", leases + "/someone-else", "-n", chartNamespace}, "no"},
 		{[]string{"create", leases, "-n", "kube-system"}, "no"},
+		// Events on ImagePolicies live in "default"; none elsewhere.
+		{[]string{"create", "events.events.k8s.io", "-n", chartNSApps}, "no"},
+		{[]string{"delete", "events.events.k8s.io", "-n", "default"}, "no"},
 		// No way to more rights.
 		{[]string{"create", "clusterroles"}, "no"},
 		{[]string{"create", "rolebindings", "-n", chartNamespace}, "no"},

@@ -193,6 +193,19 @@ func testChartRBAC(t *testing.T, helmBin string, c *chartCluster) {
 			}
 			return ""
 		})
+		// A catch-all below the default policy's priority is shadowed by
+		// it: its Warning Event proves the Role for Events in "default".
+		shadowed := "zz-shadowed"
+		r := c.kubectl(t, "apiVersion: pullguard.io/v1alpha1\nkind: ImagePolicy\nmetadata: {name: "+shadowed+"}\nspec: {priority: -1}\n", "apply", "-f", "-")
+		wantExit(t, r, 0)
+		eventually(t, 30*time.Second, func() string {
+			got := jsonpathOn(t, c, "events", "default", "",
+				`{range .items[?(@.involvedObject.name=="`+shadowed+`")]}{.type} {.reason} {.message}{end}`)
+			if want := fmt.Sprintf("Warning Shadowed policy %q (priority 0 > -1)", name); !strings.HasPrefix(got, want) {
+				return fmt.Sprintf("events of imagepolicy %s: %q, want one starting %q", shadowed, got, want)
+			}
+			return ""
+		})
 		holder := jsonpathOn(t, c, "leases", chartNamespace, "", "{.items[*].spec.holderIdentity}")
 		if holder == "" {
 			t.Errorf("no lease in %q has a holder", chartNamespace)

@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/internal/workload"
 	"github.com/pullguard/pullguard/policies"
+	"github.com/pullguard/pullguard/policies/v1alpha1"
 )
 
 // Defaults of `pullguard check`.
@@ -77,7 +80,7 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifest file, directory (recursive) or - for stdin; repeatable")
-	f.StringVar(&o.policyFile, "policy", "", "ImagePolicy file (default: the built-in policy)")
+	f.StringVar(&o.policyFile, "policy", "", "file of ImagePolicy documents, all used with the webhook's precedence (default: the built-in policy)")
 	f.StringSliceVar(&o.platforms, "platform", []string{defaultPlatform}, "os/arch[/variant][:osversion] platforms of the cluster's nodes, comma separated (windows/amd64:10.0.17763)")
 	f.StringVar(&o.dockerConfig, "docker-config", "", "docker config with registry credentials, matched and tried as the kubelet does (a .dockercfg file in the legacy layout, any other name in the auths layout)")
 	o.providers.add(f)
@@ -93,12 +96,14 @@ Exit status: 0 when nothing is denied, 1 when something is, 2 on usage or input 
 
 // checkRun is everything runCheck prepared from the flags.
 type checkRun struct {
-	policy *policies.Policy
+	// policies are the --policy file's, or none (the built-in default).
+	policies *policies.Set
 	// nodes stand for the cluster's nodes, one per --platform.
 	nodes       []corev1.Node
 	credentials resolve.Credentials
-	lookup      resolve.Lookup
-	docs        []manifest.Document
+	// lookups gives each policy's network allowance its resolver, as serve does.
+	lookups func(v1alpha1.Network) resolve.Lookup
+	docs    []manifest.Document
 }
 
 func runCheck(cmd *cobra.Command, o *checkOptions) error {
@@ -155,15 +160,9 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	policy := policies.Default()
-	if o.policyFile != "" {
-		data, err := os.ReadFile(o.policyFile)
-		if err != nil {
-			return nil, usageError("reading policy: %w", err)
-		}
-		if policy, err = policies.Load(data); err != nil {
-			return nil, usageError("policy %s: %w", o.policyFile, err)
-		}
+	set, err := loadPolicies(o.policyFile)
+	if err != nil {
+		return nil, err
 	}
 	if err := o.providers.validate(); err != nil {
 		return nil, err
@@ -207,20 +206,83 @@ func prepareCheck(cmd *cobra.Command, o *checkOptions) (*checkRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	guard := widen(addressguard.Config{
+	guard := addressguard.Config{
 		// check runs next to the developer or CI job, where a registry on
 		// loopback is the developer's own; the webhook keeps it off by default.
 		AllowLoopback:      true,
 		InsecureRegistries: o.insecureRegistries,
 		RootCAs:            rootCAs,
 		Proxy:              proxy,
-	}, policy.Network())
+	}
 	nodeHosts, err := loadNodeHosts(o.nodeRegistryConfig)
 	if err != nil {
 		return nil, err
 	}
-	lookup := resolve.New(registryOptions(nodeHosts, guard, noWrap)...)
-	return &checkRun{policy: policy, nodes: nodes, credentials: creds, lookup: lookup, docs: docs}, nil
+	lookups, err := newNetworkResolvers(guard, nodeHosts, o.timeout, resolve.DefaultTagStaleness, nil, logr.Discard())
+	if err != nil {
+		return nil, err
+	}
+	return &checkRun{policies: set, nodes: nodes, credentials: creds, lookups: lookups.Lookup, docs: docs}, nil
+}
+
+// loadPolicies reads every ImagePolicy of the --policy file (multi-document
+// YAML, a JSON stream or a List), or none for "". Every document is used,
+// each namespace decided by the webhook's rule of precedence; a document
+// that is not a valid ImagePolicy, or a name given twice, fails the run
+// rather than leaving a policy out.
+func loadPolicies(file string) (*policies.Set, error) {
+	if file == "" {
+		return policies.NewSet(nil), nil
+	}
+	if file == "-" {
+		return nil, usageError("--policy: give a file (stdin is for -f -)")
+	}
+	docs, err := manifest.Read([]string{file}, nil)
+	if err != nil {
+		return nil, usageError("reading policy: %w", err)
+	}
+	if len(docs) == 0 {
+		return nil, usageError("policy %s: no ImagePolicy in it", file)
+	}
+	seen := map[string]int{}
+	var out []*policies.Policy
+	for _, d := range docs {
+		p, err := policies.Load(d.Raw)
+		if err != nil {
+			return nil, usageError("policy %s:%d: %w", d.Source, d.Line, err)
+		}
+		if line, dup := seen[p.Name()]; dup {
+			return nil, usageError("policy %s:%d: a second ImagePolicy named %q (the first is on line %d); names are unique, as in a cluster", d.Source, d.Line, p.Name(), line)
+		}
+		seen[p.Name()] = d.Line
+		out = append(out, p)
+	}
+	return policies.NewSet(out), nil
+}
+
+// namespaceLabels are the labels of the Namespace objects among docs, by
+// name: the labels the policies select on. A namespace the manifests do
+// not create has only the label the API server gives every namespace.
+func namespaceLabels(docs []manifest.Document) func(string) map[string]string {
+	known := map[string]map[string]string{}
+	for _, d := range docs {
+		var ns corev1.Namespace
+		if json.Unmarshal(d.Raw, &ns) != nil || ns.APIVersion != "v1" || ns.Kind != "Namespace" || ns.Name == "" {
+			continue
+		}
+		l := maps.Clone(ns.Labels)
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[corev1.LabelMetadataName] = ns.Name
+		known[ns.Name] = l
+	}
+	return func(name string) map[string]string {
+		if l, ok := known[name]; ok {
+			return l
+		}
+		return map[string]string{corev1.LabelMetadataName: name}
+	}
 }
 
 // platformNodes builds a synthetic node for each --platform, so that the
@@ -270,8 +332,8 @@ func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (
 		}
 		jobs = append(jobs, job{doc: doc, obj: obj, uses: uses})
 	}
+	labelsOf := namespaceLabels(run.docs)
 	env := decide.Env{
-		Lookup:      run.lookup,
 		Credentials: func(*workload.PodContext) resolve.Credentials { return run.credentials },
 		Nodes: func(pod *workload.PodContext) []policies.Node {
 			return cluster.CandidateNodes(logr.Discard(), run.nodes, pod)
@@ -284,7 +346,10 @@ func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (
 		g.Go(func() error {
 			octx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			decisions[i] = decide.Decide(octx, run.policy, jobs[i].obj, jobs[i].uses, env)
+			policy := run.policies.For(labelsOf(jobs[i].obj.Namespace))
+			env := env
+			env.Lookup = run.lookups(policy.Network())
+			decisions[i] = decide.Decide(octx, policy, jobs[i].obj, jobs[i].uses, env)
 			return nil
 		})
 	}

@@ -413,6 +413,19 @@ func TestCheckRegistryCA(t *testing.T) {
 			if diff := cmp.Diff(tt.wantFinding, got); diff != "" {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
+			// What the user reads: the certificate's fault and its fix, not
+			// "speaks plain HTTP" (the loopback registry is also tried
+			// over HTTP, which the guard refuses).
+			for _, f := range out.Findings {
+				for _, want := range []string{"certificate signed by an unknown authority", "--registry-ca-file", "nodes"} {
+					if !strings.Contains(f.Message+" "+f.Fix, want) {
+						t.Errorf("finding %q / fix %q lacks %q", f.Message, f.Fix, want)
+					}
+				}
+				if strings.Contains(f.Message+f.Fix, "plain HTTP") {
+					t.Errorf("finding %q / fix %q blames plain HTTP for a TLS certificate", f.Message, f.Fix)
+				}
+			}
 		})
 	}
 	if code, _, stderr := runMain(t, "", "check", "-f", file, "--registry-ca-file", file); code != ExitUsage || !strings.Contains(stderr, "registry-ca-file") {

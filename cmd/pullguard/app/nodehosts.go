@@ -48,5 +48,3 @@ func registryOptions(hosts *nodehosts.Config, guard addressguard.Config, wrap fu
 		resolve.WithNodeHosts(hosts),
 	}
 }
-
-func noWrap(rt http.RoundTripper) http.RoundTripper { return rt }

@@ -36,6 +36,10 @@ import (
 // leaderElectionID names the lease of the status reconciler's leader.
 const leaderElectionID = "pullguard-policy-status.pullguard.io"
 
+// eventReporter is the reportingController of the Events pullguard records
+// (on ImagePolicies; cluster-scoped, so they are in namespace "default").
+const eventReporter = "pullguard"
+
 // cacheSyncProbeTimeout bounds how long /readyz waits on the caches.
 const cacheSyncProbeTimeout = time.Second
 
@@ -132,7 +136,7 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		Budget:   o.budget(),
 		Recorder: m,
 	}).Register(mgr.GetWebhookServer())
-	if err := (&policystatus.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	if err := (&policystatus.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(eventReporter)}).SetupWithManager(mgr); err != nil {
 		return serveFailed(fmt.Errorf("set up policy status: %w", err))
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
