@@ -37,8 +37,6 @@ type Registry struct {
 	Host string
 
 	user, password string
-	manifestGets   atomic.Int64
-	manifestHeads  atomic.Int64
 	requests       atomic.Int64
 	hanging        atomic.Bool
 	mu             sync.Mutex
@@ -132,14 +130,6 @@ func New(t testing.TB, opts ...Option) *Registry {
 				return
 			}
 		}
-		if strings.Contains(req.URL.Path, "/manifests/") {
-			switch req.Method {
-			case http.MethodGet:
-				r.manifestGets.Add(1)
-			case http.MethodHead:
-				r.manifestHeads.Add(1)
-			}
-		}
 		if r.hanging.Load() {
 			<-req.Context().Done() // until the client gives up, or the server closes
 			return
@@ -176,8 +166,6 @@ func (r *Registry) ResetCounts() {
 	r.served = map[string]int{}
 	r.kinds = map[Kind]int{}
 	r.requests.Store(0)
-	r.manifestGets.Store(0)
-	r.manifestHeads.Store(0)
 }
 
 // serve answers req as the registry: its auth, then go-containerregistry's.
@@ -243,11 +231,6 @@ func (r *Registry) Kinds() map[Kind]int {
 // Ref prefixes this registry's host: "repo:tag" → "HOST/repo:tag",
 // "repo@sha256:…" → "HOST/repo@sha256:…".
 func (r *Registry) Ref(repoAndTag string) string { return r.Host + "/" + repoAndTag }
-
-// ManifestRequests counts the manifest GETs and HEADs served so far.
-func (r *Registry) ManifestRequests() (gets, heads int64) {
-	return r.manifestGets.Load(), r.manifestHeads.Load()
-}
 
 // Hang makes every request from now on wait, unanswered, until its client
 // gives up: a registry that stops answering mid-run.
