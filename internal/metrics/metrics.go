@@ -1,5 +1,6 @@
 // Package metrics holds pullguard's Prometheus metrics: admissions, findings,
-// registry requests, resolver cache lookups and resolutions in flight. The
+// registry requests, resolver cache lookups, resolutions in flight, and
+// background verification (workloads at risk, cycles). The
 // server registers them on controller-runtime's metrics.Registry, so they are
 // served on the manager's metrics endpoint next to controller-runtime's own.
 //
@@ -50,6 +51,8 @@ type Metrics struct {
 	registryDuration  *prometheus.HistogramVec
 	inFlight          prometheus.Gauge
 
+	bg *background
+
 	kinds, endpoints, hosts *bounded
 }
 
@@ -87,8 +90,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		kinds:     newBounded(MaxKinds),
 		endpoints: newBounded(MaxEndpoints),
 		hosts:     newBounded(MaxHosts),
+		bg:        newBackground(),
 	}
-	for _, c := range []prometheus.Collector{m.admissions, m.admissionDuration, m.findings, m.registryDuration, m.inFlight} {
+	collectors := []prometheus.Collector{m.admissions, m.admissionDuration, m.findings, m.registryDuration, m.inFlight}
+	for _, c := range append(collectors, m.bg.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
