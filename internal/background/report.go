@@ -51,7 +51,6 @@ const (
 	propAction    = "action"
 	propFix       = "fix"
 	propDigest    = "digest"
-	propMessage   = "message"
 )
 
 // AddToScheme registers the OpenReports types the watcher writes.
@@ -131,7 +130,6 @@ func reportResult(r Result, c ContainerResult) reportsv1alpha1.ReportResult {
 	rr.Rule = string(c.Class)
 	rr.Properties[propClass] = string(c.Class)
 	rr.Properties[propAction] = string(c.Action)
-	rr.Properties[propMessage] = c.Message
 	rr.Properties[propFix] = c.Fix
 	rr.Description = c.Message + "; fix: " + c.Fix
 	rr.Result, rr.Severity = resultWarn, "medium"
@@ -171,8 +169,9 @@ func fromReport(rep *reportsv1alpha1.Report) []Result {
 		c := ContainerResult{
 			Container: rr.Properties[propContainer], Image: rr.Properties[propImage], Digest: rr.Properties[propDigest],
 			Class: image.Class(rr.Properties[propClass]), Action: policies.Action(rr.Properties[propAction]),
-			Message: rr.Properties[propMessage], Fix: rr.Properties[propFix],
+			Fix: rr.Properties[propFix],
 		}
+		c.Message = strings.TrimSuffix(rr.Description, "; fix: "+c.Fix)
 		out[i].Containers = append(out[i].Containers, c)
 	}
 	return out

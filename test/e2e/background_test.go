@@ -136,7 +136,16 @@ spec:
 	if got := gauge(t, b, "NotFound"); got != "1" {
 		t.Errorf("tag deleted: NotFound gauge %q, want 1", got)
 	}
-	t.Logf("after the tag was deleted:\n%s\n%s", runKubectl(t, k, "", "get", "reports", "-A").Stdout, ev)
+	// What a user lists (the README shows it).
+	for _, args := range [][]string{
+		{"get", "reports", "-A"},
+		{"get", "events", "-A", "--field-selector", "reason=ImageWouldNotPull"},
+		{"get", "report", "pullguard", "-n", nsBackground, "-o", "yaml"},
+		{"get", "reports", "-A", "-o", `jsonpath={range .items[*].results[?(@.result=="fail")]}{.resources[0].namespace}/{.resources[0].kind}/{.resources[0].name} {.message}{"\n"}{end}`},
+	} {
+		t.Logf("$ kubectl %s\n%s", strings.Join(args, " "), runKubectl(t, k, "", args...).Output())
+	}
+	t.Logf("pullguard_background_findings{class=\"NotFound\"} %s", gauge(t, b, "NotFound"))
 
 	time.Sleep(3 * bgInterval) // cycles that find the same
 	if got := events(); len(got) != 1 {
