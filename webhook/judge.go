@@ -194,5 +194,7 @@ func (h *Handlers) env(ctx context.Context, namespace string, p *policies.Policy
 	if h.lookups != nil {
 		lookup = h.lookups(p.Network())
 	}
-	return decide.EnvFor(ctx, h.view, namespace, uses, lookup)
+	env, err := decide.EnvFor(ctx, h.view, namespace, uses, lookup)
+	env.Budget = h.budgets
+	return env, err
 }

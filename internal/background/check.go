@@ -65,6 +65,9 @@ type Checker struct {
 	Parallel int
 	// LookupTimeout bounds one lookup; 0 means DefaultLookupTimeout.
 	LookupTimeout time.Duration
+	// PullBudgets gives registries' last stated pull budgets (as the
+	// webhook's Options.PullBudgets); nil knows none.
+	PullBudgets func(host string, authenticated bool) (image.PullBudget, bool)
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
@@ -149,6 +152,7 @@ func (c *Checker) judge(ctx context.Context, b *batch, w *Workload) Result {
 	// A running pod's affinity cannot change: partial platform support is
 	// a warning, as admission says it of a Pod update.
 	env.AffinityFixed = true
+	env.Budget = c.PullBudgets
 	d := decide.Decide(ctx, p, w.Object(), uses, env)
 	worst := map[string]policies.Finding{}
 	for _, f := range d.Findings {

@@ -29,6 +29,13 @@ const (
 // among the Classes a policy configures.
 const MovedTag Class = "MovedTag"
 
+// PullBudgetLow is a registry that stated (in rate-limit headers) that
+// little of its pull budget is left: the pods' nodes may get 429 Too Many
+// Requests. A warning at admission when the policy's
+// pullBudgetWarningPercent says so; not among the Classes a policy's
+// actions configure.
+const PullBudgetLow Class = "PullBudgetLow"
+
 // Classes lists every class, in a stable order (for validation and docs).
 var Classes = []Class{
 	InvalidReference, ImplicitLatest, LatestTag, NotFound, Unauthorized, Forbidden,

@@ -6,12 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/internal/resolve"
 )
-
-// backgroundClasses are the class label's values of the background
-// findings gauge: every finding class and the moved tag, each set (to 0
-// when none) so an alert sees a finding go away.
-var backgroundClasses = append(append([]image.Class(nil), image.Classes...), image.MovedTag)
 
 // background holds the gauges of background verification.
 type background struct {
@@ -50,7 +46,8 @@ func (m *Metrics) BackgroundFindings(workloads map[image.Class]int) {
 		return
 	}
 	values := map[string]float64{Other: 0}
-	for _, c := range backgroundClasses {
+	// Every class is set (to 0 when none), so an alert sees a finding go.
+	for _, c := range knownClasses {
 		values[string(c)] = 0
 	}
 	for c, n := range workloads {
@@ -74,4 +71,38 @@ func (m *Metrics) BackgroundCycle(d time.Duration, ok bool) {
 	if ok {
 		m.bg.lastSuccess.SetToCurrentTime()
 	}
+}
+
+// budget holds the gauges of registries' pull budgets.
+type budget struct {
+	remaining, limit *prometheus.GaugeVec
+}
+
+func newBudget() *budget {
+	labels := []string{"host", "credential"}
+	return &budget{
+		remaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "registry_pull_budget_remaining",
+			Help: "Pulls left in the registry's window, as its last manifest response stated (ratelimit-remaining), by registry host (first 50, then other) and credential kind (anonymous, authenticated).",
+		}, labels),
+		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "registry_pull_budget_limit",
+			Help: "Pulls the registry allows per window, as its last manifest response stated (ratelimit-limit), by registry host and credential kind.",
+		}, labels),
+	}
+}
+
+func (b *budget) collectors() []prometheus.Collector {
+	return []prometheus.Collector{b.remaining, b.limit}
+}
+
+// PullBudget records a registry's pull budget (resolve.Budgets' observer).
+// The credential label is the kind, never the identity.
+func (m *Metrics) PullBudget(b resolve.Budget) {
+	if m == nil {
+		return
+	}
+	host := m.hosts.value(b.Host)
+	m.pullBudget.remaining.WithLabelValues(host, b.Kind()).Set(float64(b.Remaining))
+	m.pullBudget.limit.WithLabelValues(host, b.Kind()).Set(float64(b.Limit))
 }

@@ -139,9 +139,10 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return serveFailed(err)
 	}
 	webhook.NewHandlers(view, webhook.Options{
-		Lookups:  lookups.Lookup,
-		Budget:   o.budget(),
-		Recorder: m,
+		Lookups:     lookups.Lookup,
+		Budget:      o.budget(),
+		Recorder:    m,
+		PullBudgets: lookups.PullBudget,
 	}).Register(mgr.GetWebhookServer())
 	if o.backgroundInterval > 0 {
 		w, err := newWatcher(mgr, o, view, lookups, m, log.WithName("background"))
@@ -199,7 +200,9 @@ func newWatcher(mgr ctrl.Manager, o *serveOptions, view *cluster.View, lookups *
 		return nil, fmt.Errorf("reports client: %w", err)
 	}
 	return background.New(background.Options{
-		Checker:      &background.Checker{Cluster: view, Lookups: lookups.Lookup, QPS: o.backgroundQPS},
+		Checker: &background.Checker{
+			Cluster: view, Lookups: lookups.Lookup, QPS: o.backgroundQPS, PullBudgets: lookups.PullBudget,
+		},
 		Reader:       mgr.GetClient(),
 		Informers:    mgr.GetCache(),
 		Reports:      reports,
