@@ -9,11 +9,20 @@ import (
 	"github.com/pullguard/pullguard/policies"
 )
 
-// Cluster is what EnvFor reads about the cluster (internal/cluster.View
-// has it): the credentials the kubelet would try for a pod, and the nodes
-// it may land on.
+// Cluster is what EnvFor reads about the cluster, served from the
+// manager's informer caches (internal/cluster.View has it); every front
+// door that judges pods in a cluster asks it.
 type Cluster interface {
+	// Credentials are those the kubelet would try to pull for a pod of
+	// namespace: the pod's imagePullSecrets (or, when it names none, its
+	// service account's), then what the nodes themselves hold (a mounted
+	// docker config). Missing secrets are skipped, not errors; they are
+	// named in Skipped so a 401 message can name them.
 	Credentials(ctx context.Context, namespace string, pod *workload.PodContext) (resolve.Credentials, error)
+	// Nodes are the Ready nodes the pod may be scheduled on: its
+	// nodeSelector, required node affinity (all operators) and tolerations
+	// of NoSchedule/NoExecute taints allow them. Empty when the cluster has
+	// no nodes yet, which skips platform and node-image checks.
 	Nodes(ctx context.Context, pod *workload.PodContext) ([]policies.Node, error)
 }
 
