@@ -48,9 +48,10 @@ type world struct {
 	reg    *registrytest.Registry
 	client client.WithWatch
 	view   *cluster.View
-	// resolver keeps no tag answer, so each cycle asks the registry again
-	// (the server's one-minute tag TTL, and 15 s for a NotFound, would
-	// answer back-to-back cycles).
+	// resolver's tag answers expire at once and are never served stale,
+	// so each cycle asks the registry again, as a cycle ten minutes after
+	// the last does (the server's one-minute tag TTL, and 15 s for a
+	// NotFound, would answer back-to-back cycles).
 	resolver *resolve.Resolver
 }
 
@@ -66,7 +67,7 @@ func newWorld(t testing.TB, objs ...client.Object) *world {
 	reg := registrytest.New(t)
 	return &world{
 		reg: reg, client: c, view: view,
-		resolver: resolve.New(resolve.WithInsecureRegistries("127.0.0.1"), resolve.WithTagTTL(0), resolve.WithNotFoundTTL(0)),
+		resolver: resolve.New(resolve.WithInsecureRegistries("127.0.0.1"), resolve.WithTagTTL(time.Nanosecond), resolve.WithTagStaleness(0), resolve.WithNotFoundTTL(0)),
 	}
 }
 
