@@ -86,6 +86,13 @@ func testChartLeastPrivilege(t *testing.T, c *chartCluster, user, tlsSecret stri
 		{[]string{"update", "secrets/" + tlsSecret, "-n", chartNamespace}, "yes"},
 		{[]string{"create", leases, "-n", chartNamespace}, "yes"},
 		{[]string{"create", "events.events.k8s.io", "-n", "default"}, "yes"},
+		// Background verification: it reads workloads and writes Events (and
+		// its Reports, whose CRD this cluster lacks, so can-i cannot say).
+		{[]string{"watch", "pods", "--all-namespaces"}, "yes"},
+		{[]string{"list", "cronjobs.batch", "--all-namespaces"}, "yes"},
+		{[]string{"create", "events.events.k8s.io", "-n", chartNSApps}, "yes"},
+		{[]string{"get", "pods/log", "-n", chartNSApps}, "no"},
+		{[]string{"delete", "jobs.batch", "-n", chartNSApps}, "no"},
 
 		// Workloads: it judges them, never touches them.
 		{[]string{"delete", "pods", "--all-namespaces"}, "no"},
