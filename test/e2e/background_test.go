@@ -29,7 +29,9 @@ const (
 	repoBackground = "bg/web"
 	tagBackground  = "v1"
 	bgInterval     = 2 * time.Second
-	// bgTagWait covers the resolver's tag TTL (one minute) and a cycle.
+	// bgTagWait covers the resolver's tag TTL (a minute; the first cycle
+	// past it is served the old digest while it refreshes it) and a few
+	// cycles.
 	bgTagWait = 90 * time.Second
 )
 
