@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,61 +36,92 @@ const (
 	bgTagWait = 90 * time.Second
 )
 
-// TestBackground admits a Deployment, deletes its tag from the registry
-// (distribution's delete API), and follows what a user sees: the Report's
-// result turns to fail, one ImageWouldNotPull Event, the gauge moves; more
-// cycles add no Event; the tag pushed again turns it back to pass.
+// TestBackground admits three Deployments, then breaks each as a registry
+// or an operator would — deletes one's tag (distribution's delete API),
+// re-pushes another's tag without the nodes' platform, deletes the third's
+// pull secret — and follows what a user sees: each Report result turns to
+// fail with its class, one ImageWouldNotPull Event per workload, the
+// gauges move; more cycles add no Event; put right, all pass again; the
+// workloads deleted, the Report goes.
 func TestBackground(t *testing.T) {
 	ctx := context.Background()
 	b := startBackgroundBed(t)
-	img := bed.Image{Registry: b.Public, Repo: repoBackground, Tag: tagBackground, Platforms: []v1.Platform{bed.AMD64}}
 	k := b.Kubectl
+	web, edge, billing := backgroundImages(b.Public, b.Private)
 
-	deploy := fmt.Sprintf(`apiVersion: apps/v1
+	secret, err := b.Private.PullSecret(nsBackground, "regcred")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.API.Client.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	var manifests strings.Builder
+	for _, d := range []struct {
+		name, image, secrets string
+	}{{"web", web.Ref(), ""}, {"edge", edge.Ref(), ""}, {"billing", billing.Ref(), "imagePullSecrets: [{name: regcred}]"}} {
+		fmt.Fprintf(&manifests, `---
+apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web, namespace: %s}
+metadata: {name: %[1]s, namespace: %[2]s}
 spec:
-  selector: {matchLabels: {app: web}}
+  selector: {matchLabels: {app: %[1]s}}
   template:
-    metadata: {labels: {app: web}}
+    metadata: {labels: {app: %[1]s}}
     spec:
-      containers: [{name: web, image: %q}]
-`, nsBackground, img.Ref())
-	if r := runKubectl(t, k, deploy, "apply", "-f", "-"); r.Code != 0 {
+      %[4]s
+      containers: [{name: %[1]s, image: %[3]q}]
+`, d.name, nsBackground, d.image, d.secrets)
+	}
+	if r := runKubectl(t, k, manifests.String(), "apply", "-f", "-"); r.Code != 0 {
 		t.Fatalf("apply: %s", r)
 	}
 
-	result := func() string {
+	// results are the Report's "result/rule" of each Deployment.
+	results := func() string {
 		r := runKubectl(t, k, "", "get", "reports.openreports.io", "pullguard", "-n", nsBackground, "--ignore-not-found",
-			"-o", `jsonpath={.results[?(@.resources[0].name=="web")].result}/{.results[?(@.resources[0].name=="web")].rule}`)
+			"-o", `jsonpath={range .results[*]}{.resources[0].name}={.result}/{.rule} {end}`)
 		if r.Code != 0 {
 			t.Fatalf("get the Report: %s", r)
 		}
-		return r.Stdout
+		return strings.TrimSpace(r.Stdout)
 	}
+	const allPass = "billing=pass/ImagePullable edge=pass/ImagePullable web=pass/ImagePullable"
 	eventually(t, 30*time.Second, func() string {
-		if got := result(); got != "pass/ImagePullable" {
-			return fmt.Sprintf("admitted: the Report's result is %q, want pass/ImagePullable", got)
+		if got := results(); got != allPass {
+			return fmt.Sprintf("admitted: the Report says %q, want %q", got, allPass)
 		}
 		return ""
 	})
-	if got := gauge(t, b, "NotFound"); got != "0" {
-		t.Errorf("admitted: NotFound gauge %q, want 0", got)
+	classes := []string{"NotFound", "PlatformMismatch", "Unauthorized"}
+	for _, c := range classes {
+		if got := gauge(t, b, c); got != "0" {
+			t.Errorf("admitted: %s gauge %q, want 0", c, got)
+		}
 	}
 
-	dgst := b.Digests[img.Ref()]
-	del, err := name.NewDigest(b.Public.Host+"/"+repoBackground+"@"+dgst.String(), name.StrictValidation)
+	dgst := b.Digests[web.Ref()]
+	del, err := name.NewDigest(b.Public.Host+"/"+web.Repo+"@"+dgst.String(), name.StrictValidation)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := remote.Delete(del, remote.WithContext(ctx), remote.WithTransport(b.CA.Transport())); err != nil {
 		t.Fatalf("delete %s from the registry: %v", del, err)
 	}
+	armOnly := edge
+	armOnly.Platforms = []v1.Platform{bed.ARM64}
+	if _, err := bed.Push(ctx, b.CA, []bed.Image{armOnly}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.API.Client.Delete(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
 	// The resolver keeps a tag's digest for a minute (resolve.DefaultTagTTL),
-	// admission's answer included: the deletion shows after that.
+	// admission's answer included: the registry's changes show after that.
+	const broken = "billing=fail/Unauthorized edge=fail/PlatformMismatch web=fail/NotFound"
 	eventually(t, bgTagWait, func() string {
-		if got := result(); got != "fail/NotFound" {
-			return fmt.Sprintf("tag deleted: the Report's result is %q, want fail/NotFound", got)
+		if got := results(); got != broken {
+			return fmt.Sprintf("broken: the Report says %q, want %q", got, broken)
 		}
 		return ""
 	})
@@ -123,20 +155,32 @@ spec:
 			}
 			out = append(out, s)
 		}
+		slices.Sort(out)
 		return out
 	}
 	eventually(t, 10*time.Second, func() string {
-		if got := events(); len(got) != 1 {
-			return fmt.Sprintf("tag deleted: ImageWouldNotPull events %q, want 1", got)
+		if got := events(); len(got) != 3 {
+			return fmt.Sprintf("broken: ImageWouldNotPull events %q, want one per Deployment", got)
 		}
 		return ""
 	})
-	ev := events()[0]
-	if !strings.HasPrefix(ev, `Warning Deployment/web: [NotFound] container "web": image "`+img.Ref()+`" not found`) || !strings.Contains(ev, "fix: ") {
-		t.Errorf("event %q: want a Warning on the Deployment naming the container, the image and a fix", ev)
+	evs := events()
+	for i, want := range []string{
+		`Warning Deployment/billing: [Unauthorized] container "billing": image "` + billing.Ref() + `"`,
+		`Warning Deployment/edge: [PlatformMismatch] container "edge": image "` + edge.Ref() + `"`,
+		`Warning Deployment/web: [NotFound] container "web": image "` + web.Ref() + `" not found`,
+	} {
+		if !strings.HasPrefix(evs[i], want) || !strings.Contains(evs[i], "fix: ") {
+			t.Errorf("event %q: want it to start %q and say a fix", evs[i], want)
+		}
 	}
-	if got := gauge(t, b, "NotFound"); got != "1" {
-		t.Errorf("tag deleted: NotFound gauge %q, want 1", got)
+	if !strings.Contains(evs[0], "secret "+nsBackground+"/regcred (not found)") {
+		t.Errorf("the Unauthorized event %q does not name the deleted secret", evs[0])
+	}
+	for _, c := range classes {
+		if got := gauge(t, b, c); got != "1" {
+			t.Errorf("broken: %s gauge %q, want 1", c, got)
+		}
 	}
 	// What a user lists (the README shows it).
 	for _, args := range [][]string{
@@ -147,30 +191,38 @@ spec:
 	} {
 		t.Logf("$ kubectl %s\n%s", strings.Join(args, " "), runKubectl(t, k, "", args...).Output())
 	}
-	t.Logf("pullguard_background_findings{class=\"NotFound\"} %s", gauge(t, b, "NotFound"))
-
-	time.Sleep(3 * bgInterval) // cycles that find the same
-	if got := events(); len(got) != 1 {
-		t.Errorf("after more cycles: ImageWouldNotPull events %q, want still 1", got)
+	for _, c := range classes {
+		t.Logf("pullguard_background_findings{class=%q} %s", c, gauge(t, b, c))
 	}
 
-	if _, err := bed.Push(ctx, b.CA, []bed.Image{img}); err != nil {
+	time.Sleep(3 * bgInterval) // cycles that find the same
+	if got := events(); len(got) != 3 {
+		t.Errorf("after more cycles: ImageWouldNotPull events %q, want still 3", got)
+	}
+
+	if _, err := bed.Push(ctx, b.CA, []bed.Image{web, edge}); err != nil {
+		t.Fatal(err)
+	}
+	secret.ResourceVersion = ""
+	if err := b.API.Client.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, bgTagWait, func() string {
-		if got := result(); got != "pass/ImagePullable" {
-			return fmt.Sprintf("restored: the Report's result is %q, want pass/ImagePullable", got)
+		if got := results(); got != allPass {
+			return fmt.Sprintf("put right: the Report says %q, want %q", got, allPass)
 		}
-		if got := gauge(t, b, "NotFound"); got != "0" {
-			return fmt.Sprintf("restored: NotFound gauge %q, want 0", got)
+		for _, c := range classes {
+			if got := gauge(t, b, c); got != "0" {
+				return fmt.Sprintf("put right: %s gauge %q, want 0", c, got)
+			}
 		}
 		return ""
 	})
-	if got := events(); len(got) != 1 {
-		t.Errorf("restored: ImageWouldNotPull events %q, want still 1", got)
+	if got := events(); len(got) != 3 {
+		t.Errorf("put right: ImageWouldNotPull events %q, want still 3", got)
 	}
 
-	if r := runKubectl(t, k, "", "delete", "deployment", "web", "-n", nsBackground); r.Code != 0 {
+	if r := runKubectl(t, k, "", "delete", "deployments", "--all", "-n", nsBackground); r.Code != 0 {
 		t.Fatal(r)
 	}
 	eventually(t, 30*time.Second, func() string {
@@ -180,6 +232,14 @@ spec:
 		}
 		return ""
 	})
+}
+
+// backgroundImages are the background bed's images: web and edge
+// (multi-platform) on the public registry, billing on the private one.
+func backgroundImages(pub, priv *bed.Registry) (web, edge, billing bed.Image) {
+	return bed.Image{Registry: pub, Repo: repoBackground, Tag: tagBackground, Platforms: []v1.Platform{bed.AMD64}},
+		bed.Image{Registry: pub, Repo: "bg/edge", Tag: tagBackground, Platforms: []v1.Platform{bed.AMD64, bed.ARM64}},
+		bed.Image{Registry: priv, Repo: "bg/billing", Tag: tagBackground, Platforms: []v1.Platform{bed.AMD64}}
 }
 
 // gauge is pullguard_background_findings{class} as the bed's pullguard
@@ -230,8 +290,9 @@ func startBackgroundBed(t *testing.T) *bed.Bed {
 		Binaries:    the.Binaries,
 		CRDDir:      crds,
 		PrivateUser: "bg-bot",
-		Images: func(pub, _ *bed.Registry) []bed.Image {
-			return []bed.Image{{Registry: pub, Repo: repoBackground, Tag: tagBackground, Platforms: []v1.Platform{bed.AMD64}}}
+		Images: func(pub, priv *bed.Registry) []bed.Image {
+			web, edge, billing := backgroundImages(pub, priv)
+			return []bed.Image{web, edge, billing}
 		},
 		NodeArchs: []string{"amd64"},
 		Prepare: func(ctx context.Context, b *bed.Bed) error {
