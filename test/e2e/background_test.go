@@ -44,6 +44,7 @@ const (
 // gauges move; more cycles add no Event; put right, all pass again; the
 // workloads deleted, the Report goes.
 func TestBackground(t *testing.T) {
+	t.Parallel() // its own bed; it mostly waits for the resolver's tag TTL
 	ctx := context.Background()
 	b := startBackgroundBed(t)
 	k := b.Kubectl
