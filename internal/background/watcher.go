@@ -92,6 +92,9 @@ type Watcher struct {
 
 	// state is the last verdict per workload; only the run loop touches it.
 	state map[Key]Result
+	// unwritten are the namespaces whose Report could not be written (an
+	// API error, or reports off): written again with the next change.
+	unwritten map[string]bool
 }
 
 var (
@@ -111,11 +114,12 @@ func New(o Options) *Watcher {
 		o.Interval = DefaultInterval
 	}
 	return &Watcher{
-		o:       o,
-		reports: reports{client: o.Reports},
-		pending: map[request]struct{}{},
-		signal:  make(chan struct{}, 1),
-		state:   map[Key]Result{},
+		o:         o,
+		reports:   reports{client: o.Reports},
+		pending:   map[request]struct{}{},
+		signal:    make(chan struct{}, 1),
+		state:     map[Key]Result{},
+		unwritten: map[string]bool{},
 	}
 }
 
@@ -312,10 +316,23 @@ func (w *Watcher) announce(r Result, prev Result, had bool) {
 	}
 }
 
-// writeReports writes the Report of each namespace in touched. While the
-// CRD is missing, reports are off: said once, tried again each cycle.
+// writeReports writes the Report of each namespace in touched, and of
+// those whose last write failed. While the CRD is missing, reports are off:
+// said once, tried again with each apply, and once the CRD is there every
+// namespace's Report is written.
 func (w *Watcher) writeReports(ctx context.Context, touched map[string]bool) error {
-	if w.reports.client == nil || len(touched) == 0 {
+	if w.reports.client == nil {
+		return nil
+	}
+	for ns := range w.unwritten {
+		touched[ns] = true
+	}
+	if w.reports.off != "" {
+		for k := range w.state {
+			touched[k.Namespace] = true
+		}
+	}
+	if len(touched) == 0 {
 		return nil
 	}
 	byNamespace := map[string][]Result{}
@@ -337,9 +354,11 @@ func (w *Watcher) writeReports(ctx context.Context, touched map[string]bool) err
 			return nil
 		}
 		if err != nil {
+			w.unwritten[ns] = true
 			errs = append(errs, fmt.Errorf("report of namespace %q: %w", ns, err))
 			continue
 		}
+		delete(w.unwritten, ns)
 		if w.reports.off != "" {
 			w.o.Log.Info("reports are on: the OpenReports CRD is installed")
 			w.reports.off = ""

@@ -3,6 +3,7 @@ package background_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,16 +161,25 @@ func TestWatcherExcludedNamespace(t *testing.T) {
 }
 
 // TestWatcherReportsOff: without the OpenReports CRD the watcher says so
-// once and goes on with Events and metrics.
+// once and goes on with Events and metrics; once the CRD is installed, the
+// next cycle writes the Reports, though nothing else changed.
 func TestWatcherReportsOff(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, namespace("shop", nil), serviceAccount("shop"), deployment("shop", "web", "127.0.0.1:1/gone:v1"))
+	var installed atomic.Bool
+	noMatch := &meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "openreports.io", Kind: "Report"}}
 	noCRD := fake.NewClientBuilder().WithScheme(scheme(t)).WithInterceptorFuncs(interceptor.Funcs{
-		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
-			return &meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "openreports.io", Kind: "Report"}}
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if !installed.Load() {
+				return noMatch
+			}
+			return c.Get(ctx, key, obj, opts...)
 		},
-		List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
-			return &meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "openreports.io", Kind: "Report"}}
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if !installed.Load() {
+				return noMatch
+			}
+			return c.List(ctx, list, opts...)
 		},
 	}).Build()
 	var logged []string
@@ -192,6 +202,12 @@ func TestWatcherReportsOff(t *testing.T) {
 	}
 	if g.count(image.Unreachable)+g.count(image.AddressBlocked) != 1 {
 		t.Errorf("gauges %+v, want the unreachable workload counted", g.findings)
+	}
+	installed.Store(true)
+	cycle(t, watcher)
+	var rep reportsv1alpha1.Report
+	if err := noCRD.Get(context.Background(), client.ObjectKey{Namespace: "shop", Name: background.ReportName}, &rep); err != nil || len(rep.Results) != 1 {
+		t.Errorf("CRD installed: the next cycle wrote no Report (%v, %d results)", err, len(rep.Results))
 	}
 }
 
