@@ -464,9 +464,16 @@ func TestOpenReportsCRDMatchesModule(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Error("charts/pullguard/files/openreports.io_reports.yaml differs from the reports-api module's CRD")
 	}
-	on := helmTemplate(t)
-	off := helmTemplate(t, "--set", "reports.installCRDs=false")
-	if !slices.Contains(on.kinds, "CustomResourceDefinition") || slices.Contains(off.kinds, "CustomResourceDefinition") {
-		t.Errorf("reports.installCRDs does not switch the Report CRD on and off: kinds %v and %v", on.kinds, off.kinds)
+	reportCRDs := func(args ...string) int {
+		n := 0
+		for _, u := range helmTemplate(t, args...).byKind("CustomResourceDefinition") {
+			if u.GetName() == "reports.openreports.io" {
+				n++
+			}
+		}
+		return n
+	}
+	if on, off := reportCRDs(), reportCRDs("--set", "reports.installCRDs=false"); on != 1 || off != 0 {
+		t.Errorf("reports.installCRDs renders %d Report CRDs when on and %d when off, want 1 and 0", on, off)
 	}
 }
