@@ -473,7 +473,9 @@ func TestOpenReportsCRDMatchesModule(t *testing.T) {
 		}
 		return n
 	}
-	if on, off := reportCRDs(), reportCRDs("--set", "reports.installCRDs=false"); on != 1 || off != 0 {
-		t.Errorf("reports.installCRDs renders %d Report CRDs when on and %d when off, want 1 and 0", on, off)
+	on, off, elsewhere := reportCRDs(), reportCRDs("--set", "reports.installCRDs=false"), reportCRDs("--set", "crds.enabled=false")
+	if on != 1 || off != 0 || elsewhere != 0 {
+		t.Errorf("Report CRDs rendered: %d by default, %d with reports.installCRDs=false, %d with crds.enabled=false; want 1, 0, 0",
+			on, off, elsewhere)
 	}
 }
