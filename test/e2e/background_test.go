@@ -247,7 +247,15 @@ func backgroundImages(pub, priv *bed.Registry) (web, edge, billing bed.Image) {
 // serves it.
 func gauge(t *testing.T, b *bed.Bed, class string) string {
 	t.Helper()
-	resp, err := http.Get(b.Serve.MetricsURL)
+	return metricValue(t, b.Serve.MetricsURL, fmt.Sprintf(`pullguard_background_findings{class=%q}`, class))
+}
+
+// metricValue is the value of the sample series (name and labels as
+// Prometheus' text format writes them) on the /metrics at url, or
+// "(absent)".
+func metricValue(t *testing.T, url, series string) string {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,9 +264,8 @@ func gauge(t *testing.T, b *bed.Bed, class string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := fmt.Sprintf(`pullguard_background_findings{class=%q} `, class)
 	for _, l := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(l, prefix); ok {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
 			return v
 		}
 	}

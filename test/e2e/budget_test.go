@@ -5,7 +5,6 @@ package e2e
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -29,18 +28,9 @@ func TestPullBudgetWarning(t *testing.T) {
 	wantOutput(t, r, `Warning: pullguard: container "app"`, "registry pull budget nearly spent")
 	t.Logf("%s", r.Output())
 
-	resp, err := http.Get(the.Serve.MetricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprintf(`pullguard_registry_pull_budget_remaining{credential="anonymous",host=%q} 3`, host)
-	if !strings.Contains(string(body), want) {
-		t.Errorf("/metrics lacks %s", want)
+	series := fmt.Sprintf(`pullguard_registry_pull_budget_remaining{credential="anonymous",host=%q}`, host)
+	if got := metricValue(t, the.Serve.MetricsURL, series); got != "3" {
+		t.Errorf("/metrics: %s is %s, want 3", series, got)
 	}
 }
 
