@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestPullBudgetWarning: a registry that states in Docker Hub's rate-limit
@@ -40,7 +39,7 @@ func TestPullBudgetWarning(t *testing.T) {
 func budgetProxy(t *testing.T, limit, remaining int) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := the.CA.Serving(dir, "tls.crt", "tls.key", time.Now().UnixNano()); err != nil {
+	if err := the.CA.Serving(dir, "tls.crt", "tls.key"); err != nil {
 		t.Fatal(err)
 	}
 	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"))
