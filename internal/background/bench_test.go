@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/pullguard/pullguard/internal/background"
+	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
 // BenchmarkCycle is one full cycle over 5,000 Deployments in 50 namespaces
@@ -29,7 +30,7 @@ func BenchmarkCycle(b *testing.B) {
 	if rep := w.report(b, "ns00"); rep == nil || len(rep.Results) != benchWorkloads/benchNamespaces || rep.Summary.Pass != benchWorkloads/benchNamespaces {
 		b.Fatalf("ns00's Report: %+v, want %d passing results", rep, benchWorkloads/benchNamespaces)
 	}
-	_, headsBefore := w.reg.ManifestRequests()
+	headsBefore := w.reg.Kinds()[registrytest.ManifestHead]
 	before := w.reg.Requests()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -38,7 +39,7 @@ func BenchmarkCycle(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	_, heads := w.reg.ManifestRequests()
+	heads := w.reg.Kinds()[registrytest.ManifestHead]
 	b.ReportMetric(float64(w.reg.Requests()-before)/float64(b.N), "registry-requests/cycle")
 	b.ReportMetric(float64(heads-headsBefore)/float64(b.N), "manifest-HEADs/cycle")
 }
