@@ -442,3 +442,40 @@ func TestNodeRegistryConfig(t *testing.T) {
 		t.Errorf("args %q lack --node-registry-config", spec.Containers[0].Args)
 	}
 }
+
+// TestOpenReportsCRDMatchesModule fails when the Report CRD the chart
+// installs (reports.installCRDs) is not the one of the reports-api module
+// go.mod names, whose Go types the watcher writes: copy it over from
+// `go list -m -f '{{.Dir}}' github.com/openreports/reports-api`/config/crd.
+func TestOpenReportsCRDMatchesModule(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	want, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "openreports.io_reports.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(chartDir, "files", "openreports.io_reports.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("charts/pullguard/files/openreports.io_reports.yaml differs from the reports-api module's CRD")
+	}
+	reportCRDs := func(args ...string) int {
+		n := 0
+		for _, u := range helmTemplate(t, args...).byKind("CustomResourceDefinition") {
+			if u.GetName() == "reports.openreports.io" {
+				n++
+			}
+		}
+		return n
+	}
+	on, off, elsewhere := reportCRDs(), reportCRDs("--set", "reports.installCRDs=false"), reportCRDs("--set", "crds.enabled=false")
+	if on != 1 || off != 0 || elsewhere != 0 {
+		t.Errorf("Report CRDs rendered: %d by default, %d with reports.installCRDs=false, %d with crds.enabled=false; want 1, 0, 0",
+			on, off, elsewhere)
+	}
+}

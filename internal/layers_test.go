@@ -35,6 +35,7 @@ var allowed = map[string][]string{
 		"internal/image", "internal/keychain", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1",
 	},
 	"webhook":                   {"internal/decide", "internal/image", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
+	"internal/background":       {"internal/cache", "internal/decide", "internal/image", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
 	"internal/metrics":          {"internal/addressguard", "internal/image", "internal/resolve", "policies"},
 	"internal/policystatus":     {"policies", "policies/v1alpha1"},
 	"certs":                     {},
@@ -49,7 +50,7 @@ var allowed = map[string][]string{
 	"hack/releasecheck":         {},
 	"cmd/pullguard/app": {
 		"certs",
-		"internal/addressguard", "internal/cluster", "internal/credentialprovider", "internal/decide", "internal/diagnose", "internal/image", "internal/keychain",
+		"internal/addressguard", "internal/background", "internal/cluster", "internal/credentialprovider", "internal/decide", "internal/diagnose", "internal/image", "internal/keychain",
 		"internal/manifest", "internal/metrics", "internal/nodehosts", "internal/policystatus", "internal/resolve",
 		"internal/workload", "policies", "policies/v1alpha1", "webhook",
 	},

@@ -41,6 +41,7 @@ func Compile(obj *v1alpha1.ImagePolicy) (*Policy, error) {
 		affinity: s.PlatformAffinity,
 		depth:    image.VerifyManifests,
 		network:  *s.Network.DeepCopy(),
+		budget:   int(*s.PullBudgetWarningPercent),
 	}
 	if s.Verify == v1alpha1.VerifyLayers {
 		p.depth = image.VerifyLayers

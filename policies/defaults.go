@@ -18,4 +18,8 @@ func SetDefaults(obj *v1alpha1.ImagePolicy) {
 	if s.Verify == "" {
 		s.Verify = v1alpha1.VerifyManifests
 	}
+	if s.PullBudgetWarningPercent == nil {
+		p := int32(v1alpha1.DefaultPullBudgetWarningPercent)
+		s.PullBudgetWarningPercent = &p
+	}
 }

@@ -34,6 +34,9 @@ type Result struct {
 	// Nodes are the nodes the use's pod may be scheduled on; empty when
 	// unknown, which skips platform and node-image checks.
 	Nodes []Node
+	// Budget is the pull budget the image's registry last stated for the
+	// credential kind the pod pulls with, nil when none is known.
+	Budget *image.PullBudget
 }
 
 // Input is everything Evaluate decides on: one object's image uses.
@@ -185,6 +188,10 @@ func (e *evaluation) use(r *Result) {
 	}
 	if r.Facts == nil {
 		return
+	}
+	if b := r.Budget; b != nil && p.budget > 0 && b.Below(p.budget) {
+		msg, fix := budgetText(r, b)
+		e.add(r, image.PullBudgetLow, Warn, msg, fix)
 	}
 	if !cached && !e.brokenImage(r) {
 		// A cached copy is what the kubelet starts, whatever the registry

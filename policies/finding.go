@@ -44,6 +44,7 @@ var shortText = map[image.Class]string{
 	image.PlatformMismatch:   "no build for some platform the pod may run on",
 	image.RegistryNotAllowed: "registry not allowed by the image policy",
 	image.AddressBlocked:     "registry address is blocked",
+	image.PullBudgetLow:      "registry pull budget nearly spent; use a mirror",
 }
 
 // Short is the finding in one line of at most MaxShortLength characters, for

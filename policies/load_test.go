@@ -61,6 +61,10 @@ func TestValidationFieldPaths(t *testing.T) {
 		spec: v1alpha1.ImagePolicySpec{Mode: "Strict", OnRegistryError: "Ignore", PinDigests: "Always"},
 		want: []string{"FieldValueNotSupported spec.mode", "FieldValueNotSupported spec.onRegistryError", "FieldValueNotSupported spec.pinDigests"},
 	}, {
+		name: "pull budget percentage",
+		spec: v1alpha1.ImagePolicySpec{PullBudgetWarningPercent: ptrTo(int32(101))},
+		want: []string{"FieldValueInvalid spec.pullBudgetWarningPercent"},
+	}, {
 		name: "actions keys and values",
 		spec: v1alpha1.ImagePolicySpec{Actions: map[string]Action{"NotFound": "Reject", "Latest": Deny}},
 		want: []string{"FieldValueNotSupported spec.actions[Latest]", "FieldValueNotSupported spec.actions[NotFound]"},
@@ -184,3 +188,5 @@ func TestExampleSemantics(t *testing.T) {
 		t.Error("dockerhub-mirror: settings")
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }

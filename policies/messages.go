@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -326,4 +327,22 @@ func platformList(ps []v1.Platform) string {
 		return "no known platform"
 	}
 	return strings.Join(names, ", ")
+}
+
+// budgetText says how little of a registry's pull budget is left.
+func budgetText(r *Result, b *image.PullBudget) (string, string) {
+	window := ""
+	switch {
+	case b.Window > 0 && b.Window%time.Hour == 0:
+		window = fmt.Sprintf(" per %dh", b.Window/time.Hour)
+	case b.Window > 0:
+		window = " per " + b.Window.String()
+	}
+	msg := fmt.Sprintf("container %q: image %q: registry %q has %d of %d %s pulls%s left: the pods' nodes may get 429 Too Many Requests",
+		r.Use.Container, r.Use.Image, b.Host, b.Remaining, b.Limit, b.Kind(), window)
+	fix := "pull through a mirror or cache of the registry, or with a pull secret of an account with a larger budget"
+	if b.Authenticated {
+		fix = "pull through a mirror or cache of the registry, or spread the pulls over more accounts"
+	}
+	return msg, fix
 }

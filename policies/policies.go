@@ -46,6 +46,8 @@ type Policy struct {
 	affinity    bool
 	depth       image.Depth
 	network     v1alpha1.Network
+	// budget is the pull budget percentage below which admission warns.
+	budget int
 }
 
 // builtInActions are the actions of the built-in default (DESIGN.md): what
@@ -75,6 +77,7 @@ func Default() *Policy {
 		actions:  builtInActions(),
 		selector: labels.Everything(),
 		pin:      v1alpha1.PinOff,
+		budget:   v1alpha1.DefaultPullBudgetWarningPercent,
 	}
 }
 

@@ -73,6 +73,9 @@ func Validate(obj *v1alpha1.ImagePolicy) field.ErrorList {
 	errs = append(errs, validateStrings(spec.Child("exemptImages"), s.ExemptImages, maxPatterns, globRE)...)
 	errs = append(errs, validateStrings(spec.Child("allowedRegistries"), s.AllowedRegistries, maxPatterns, globRE)...)
 	errs = append(errs, validateMirrors(spec.Child("mirrors"), s.Mirrors)...)
+	if p := s.PullBudgetWarningPercent; p != nil && (*p < 0 || *p > 100) {
+		errs = append(errs, field.Invalid(spec.Child("pullBudgetWarningPercent"), *p, "must be from 0 to 100"))
+	}
 	errs = append(errs, validateStrings(spec.Child("network", "insecureRegistries"),
 		s.Network.InsecureRegistries, maxInsecureHosts, hostRE)...)
 	return errs

@@ -43,6 +43,10 @@ type Options struct {
 	Budget time.Duration
 	// Recorder receives metrics; nil records none.
 	Recorder Recorder
+	// PullBudgets gives the pull budget a registry last stated
+	// (resolve.Budgets.Get), for the policy's pullBudgetWarningPercent;
+	// nil knows none.
+	PullBudgets func(host string, authenticated bool) (image.PullBudget, bool)
 }
 
 // Recorder is the metrics the handlers report (implemented by
@@ -63,6 +67,7 @@ type Recorder interface {
 type Handlers struct {
 	view     ClusterView
 	lookups  func(v1alpha1.Network) resolve.Lookup
+	budgets  func(host string, authenticated bool) (image.PullBudget, bool)
 	budget   time.Duration
 	recorder Recorder
 }
@@ -73,7 +78,7 @@ func NewHandlers(view ClusterView, opts Options) *Handlers {
 	if budget <= 0 {
 		budget = DefaultBudget
 	}
-	return &Handlers{view: view, lookups: opts.Lookups, budget: budget, recorder: opts.Recorder}
+	return &Handlers{view: view, lookups: opts.Lookups, budgets: opts.PullBudgets, budget: budget, recorder: opts.Recorder}
 }
 
 // Mutator is the mutating endpoint: it pins digests, rewrites mirrors and

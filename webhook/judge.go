@@ -187,32 +187,14 @@ func changedUses(req admission.Request, uses []workload.ImageUse) []workload.Ima
 	return changed
 }
 
-// env asks the cluster view once per pod spec for the credentials and the
-// node platforms decide needs, and picks the resolver for the policy's
-// network allowances.
+// env builds decide's Env from the cluster view (decide.EnvFor), with the
+// resolver for the policy's network allowances.
 func (h *Handlers) env(ctx context.Context, namespace string, p *policies.Policy, uses []workload.ImageUse) (decide.Env, error) {
-	creds := map[*workload.PodContext]resolve.Credentials{}
-	nodes := map[*workload.PodContext][]policies.Node{}
-	for _, u := range uses {
-		if _, ok := nodes[u.Pod]; ok {
-			continue
-		}
-		c, err := h.view.Credentials(ctx, namespace, u.Pod)
-		if err != nil {
-			return decide.Env{}, fmt.Errorf("reading pull credentials: %w", err)
-		}
-		ns, err := h.view.Nodes(ctx, u.Pod)
-		if err != nil {
-			return decide.Env{}, fmt.Errorf("reading nodes: %w", err)
-		}
-		creds[u.Pod], nodes[u.Pod] = c, ns
-	}
-	env := decide.Env{
-		Credentials: func(pod *workload.PodContext) resolve.Credentials { return creds[pod] },
-		Nodes:       func(pod *workload.PodContext) []policies.Node { return nodes[pod] },
-	}
+	var lookup resolve.Lookup
 	if h.lookups != nil {
-		env.Lookup = h.lookups(p.Network())
+		lookup = h.lookups(p.Network())
 	}
-	return env, nil
+	env, err := decide.EnvFor(ctx, h.view, namespace, uses, lookup)
+	env.Budget = h.budgets
+	return env, err
 }

@@ -27,6 +27,9 @@ type Env struct {
 	// platforms and images (cluster.CandidateNodes). Nil or an empty result
 	// skips platform and node-image checks.
 	Nodes func(pod *workload.PodContext) []policies.Node
+	// Budget gives the pull budget a registry host last stated for a
+	// credential kind (resolve.Budgets.Get); nil knows none.
+	Budget func(host string, authenticated bool) (image.PullBudget, bool)
 	// AffinityFixed says the pods' node affinity can no longer change (a Pod
 	// after creation), so partial platform support is warned about rather
 	// than pinned with affinity.
@@ -103,5 +106,23 @@ func resolveAll(ctx context.Context, p *policies.Policy, env Env, results []poli
 		}
 		facts := out.Facts
 		results[i].Facts = &facts
+		results[i].Budget = budgetOf(env, reqs[j], facts)
 	}
+}
+
+// budgetOf is the pull budget the registry that answered (a mirror's when
+// one did) last stated for the credential kind the answer came with.
+func budgetOf(env Env, req resolve.Request, facts image.Facts) *image.PullBudget {
+	if env.Budget == nil {
+		return nil
+	}
+	host := req.Ref.Registry
+	if r, err := image.Parse(facts.ResolvedRepository); err == nil && r.Registry != "" {
+		host = r.Registry
+	}
+	b, ok := env.Budget(host, facts.Authenticated)
+	if !ok {
+		return nil
+	}
+	return &b
 }

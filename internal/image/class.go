@@ -22,6 +22,20 @@ const (
 	AddressBlocked     Class = "AddressBlocked"
 )
 
+// MovedTag is a tag that now resolves to another digest than the running
+// pods of a workload run: their next pull (a new node, a scaled replica)
+// gets another build. Only background verification sees it (admission has
+// no running pods to compare with); it is always a warning, so it is not
+// among the Classes a policy configures.
+const MovedTag Class = "MovedTag"
+
+// PullBudgetLow is a registry that stated (in rate-limit headers) that
+// little of its pull budget is left: the pods' nodes may get 429 Too Many
+// Requests. A warning at admission when the policy's
+// pullBudgetWarningPercent says so; not among the Classes a policy's
+// actions configure.
+const PullBudgetLow Class = "PullBudgetLow"
+
 // Classes lists every class, in a stable order (for validation and docs).
 var Classes = []Class{
 	InvalidReference, ImplicitLatest, LatestTag, NotFound, Unauthorized, Forbidden,

@@ -27,6 +27,9 @@ type Facts struct {
 	// ResolvedRepository is the repository that answered: the mirror's when a
 	// mirror rule applied and answered, else the reference's own.
 	ResolvedRepository string
+	// Authenticated says the answer came with a credential (which pull
+	// budget it drew on: see PullBudget).
+	Authenticated bool
 }
 
 // BrokenIn is the first of f.Broken that concerns the manifest m, if any.

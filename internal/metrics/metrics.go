@@ -1,5 +1,6 @@
 // Package metrics holds pullguard's Prometheus metrics: admissions, findings,
-// registry requests, resolver cache lookups and resolutions in flight. The
+// registry requests and pull budgets, resolver cache lookups, resolutions in
+// flight, and background verification (workloads at risk, cycles). The
 // server registers them on controller-runtime's metrics.Registry, so they are
 // served on the manager's metrics endpoint next to controller-runtime's own.
 //
@@ -50,6 +51,9 @@ type Metrics struct {
 	registryDuration  *prometheus.HistogramVec
 	inFlight          prometheus.Gauge
 
+	bg         *background
+	pullBudget *budget
+
 	kinds, endpoints, hosts *bounded
 }
 
@@ -84,11 +88,15 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: Namespace, Name: "resolutions_in_flight",
 			Help: "Image resolutions under way (cache hits included, while they last).",
 		}),
-		kinds:     newBounded(MaxKinds),
-		endpoints: newBounded(MaxEndpoints),
-		hosts:     newBounded(MaxHosts),
+		kinds:      newBounded(MaxKinds),
+		endpoints:  newBounded(MaxEndpoints),
+		hosts:      newBounded(MaxHosts),
+		bg:         newBackground(),
+		pullBudget: newBudget(),
 	}
-	for _, c := range []prometheus.Collector{m.admissions, m.admissionDuration, m.findings, m.registryDuration, m.inFlight} {
+	collectors := []prometheus.Collector{m.admissions, m.admissionDuration, m.findings, m.registryDuration, m.inFlight}
+	collectors = append(append(collectors, m.bg.collectors()...), m.pullBudget.collectors()...)
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
@@ -114,9 +122,14 @@ func (m *Metrics) Finding(class image.Class, action policies.Action) {
 	m.findings.WithLabelValues(classLabel(class), actionLabel(action)).Inc()
 }
 
-// classLabel keeps the class label to the closed set of image.Classes.
+// knownClasses are the class label's values: every class a policy
+// configures, and the warnings no policy configures (a moved tag, a pull
+// budget nearly spent).
+var knownClasses = append(slices.Clone(image.Classes), image.MovedTag, image.PullBudgetLow)
+
+// classLabel keeps the class label to the closed set of knownClasses.
 func classLabel(c image.Class) string {
-	if slices.Contains(image.Classes, c) {
+	if slices.Contains(knownClasses, c) {
 		return string(c)
 	}
 	return Other

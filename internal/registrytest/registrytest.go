@@ -48,6 +48,8 @@ type Registry struct {
 	wrap           atomic.Pointer[http.Handler] // Wrap's, in front of the registry
 	inner          http.Handler                 // go-containerregistry's registry
 	tls            bool
+	// budget is "limit;remaining" sent as rate-limit headers, or nil.
+	budget atomic.Pointer[[2]int]
 }
 
 // Kind sorts requests for counting (Registry.Kinds).
@@ -129,6 +131,11 @@ func New(t testing.TB, opts ...Option) *Registry {
 			case <-req.Context().Done():
 				return
 			}
+		}
+		if b := r.budget.Load(); b != nil && strings.Contains(req.URL.Path, "/manifests/") {
+			// As Docker Hub states a pull budget: per 6 hours.
+			w.Header().Set("ratelimit-limit", fmt.Sprintf("%d;w=21600", b[0]))
+			w.Header().Set("ratelimit-remaining", fmt.Sprintf("%d;w=21600", b[1]))
 		}
 		if r.hanging.Load() {
 			<-req.Context().Done() // until the client gives up, or the server closes
@@ -231,6 +238,11 @@ func (r *Registry) Kinds() map[Kind]int {
 // Ref prefixes this registry's host: "repo:tag" → "HOST/repo:tag",
 // "repo@sha256:…" → "HOST/repo@sha256:…".
 func (r *Registry) Ref(repoAndTag string) string { return r.Host + "/" + repoAndTag }
+
+// SetPullBudget makes manifest responses (GET and HEAD) state a pull
+// budget of limit per 6 hours with remaining left, in Docker Hub's
+// ratelimit-limit and ratelimit-remaining headers.
+func (r *Registry) SetPullBudget(limit, remaining int) { r.budget.Store(&[2]int{limit, remaining}) }
 
 // Hang makes every request from now on wait, unanswered, until its client
 // gives up: a registry that stops answering mid-run.

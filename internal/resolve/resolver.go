@@ -296,6 +296,7 @@ func factsKey(identity string, ref image.Reference, dgst string) string {
 // credential's identity, so an answer obtained with it is only served to
 // callers that hold it ("" for anonymous answers, which anyone may have).
 func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, original string, cred keychain.Credential, w verification) (image.Facts, error) {
+	ctx = withAuthenticated(ctx, cred.Identity != "")
 	dgst := ref.Digest
 	if dgst == "" {
 		// Past its TTL a tag's digest is still served for the staleness
@@ -326,6 +327,7 @@ func (r *Resolver) resolveWith(ctx context.Context, ref image.Reference, origina
 		}
 	}
 	facts.ResolvedRepository = ref.Repository
+	facts.Authenticated = cred.Identity != ""
 	if l := r.log.V(1); l.Enabled() { // spares the warm path the boxing
 		l.Info("resolved", "registry", ref.Registry, "repository", ref.Repository, "digest", facts.Digest.String())
 	}

@@ -221,7 +221,21 @@ type ImagePolicySpec struct {
 	// Network is what the address guard allows.
 	// +optional
 	Network Network `json:"network,omitempty"`
+
+	// PullBudgetWarningPercent warns at admission (finding PullBudgetLow)
+	// when an image's registry last stated (ratelimit-remaining, as Docker
+	// Hub sends it) less than this percentage of its pull budget left for
+	// the credential kind the pods pull with: their nodes may get 429 Too
+	// Many Requests. 0 turns the warning off.
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	PullBudgetWarningPercent *int32 `json:"pullBudgetWarningPercent,omitempty"`
 }
+
+// DefaultPullBudgetWarningPercent is PullBudgetWarningPercent's default.
+const DefaultPullBudgetWarningPercent = 10
 
 // Condition types and reasons of ImagePolicy status.
 const (

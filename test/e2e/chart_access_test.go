@@ -86,6 +86,13 @@ func testChartLeastPrivilege(t *testing.T, c *chartCluster, user, tlsSecret stri
 		{[]string{"update", "secrets/" + tlsSecret, "-n", chartNamespace}, "yes"},
 		{[]string{"create", leases, "-n", chartNamespace}, "yes"},
 		{[]string{"create", "events.events.k8s.io", "-n", "default"}, "yes"},
+		// Background verification: it reads workloads and writes Events (and
+		// its Reports, whose CRD this cluster lacks, so can-i cannot say).
+		{[]string{"watch", "pods", "--all-namespaces"}, "yes"},
+		{[]string{"list", "cronjobs.batch", "--all-namespaces"}, "yes"},
+		{[]string{"create", "events.events.k8s.io", "-n", chartNSApps}, "yes"},
+		{[]string{"get", "pods/log", "-n", chartNSApps}, "no"},
+		{[]string{"delete", "jobs.batch", "-n", chartNSApps}, "no"},
 
 		// Workloads: it judges them, never touches them.
 		{[]string{"delete", "pods", "--all-namespaces"}, "no"},
@@ -115,9 +122,10 @@ func testChartLeastPrivilege(t *testing.T, c *chartCluster, user, tlsSecret stri
 		// Only its own lease, in its own namespace.
 		{[]string{"update", leases + "/someone-else", "-n", chartNamespace}, "no"},
 		{[]string{"create", leases, "-n", "kube-system"}, "no"},
-		// Events on ImagePolicies live in "default"; none elsewhere.
-		{[]string{"create", "events.events.k8s.io", "-n", chartNSApps}, "no"},
+		// Events: created and patched (on ImagePolicies in "default", on
+		// workloads by background verification anywhere), never deleted.
 		{[]string{"delete", "events.events.k8s.io", "-n", "default"}, "no"},
+		{[]string{"delete", "events.events.k8s.io", "-n", chartNSApps}, "no"},
 		// No way to more rights.
 		{[]string{"create", "clusterroles"}, "no"},
 		{[]string{"create", "rolebindings", "-n", chartNamespace}, "no"},

@@ -120,7 +120,7 @@ func TestChartInstallUpgrade(t *testing.T) {
 		if r.Code == 0 {
 			t.Errorf("the release's configuration %q outlived the uninstall", release)
 		}
-		for _, name := range []string{"imagepolicies.pullguard.io"} {
+		for _, name := range []string{"imagepolicies.pullguard.io", "reports.openreports.io"} {
 			wantExit(t, c.kubectl(t, "", "get", "customresourcedefinition", name), 0)
 		}
 		wantExit(t, c.kubectl(t, "", "get", "validatingwebhookconfiguration", webhook.ConfigurationName,

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/pullguard/pullguard/certs"
+	"github.com/pullguard/pullguard/internal/background"
 	"github.com/pullguard/pullguard/internal/resolve"
 	"github.com/pullguard/pullguard/webhook"
 )
@@ -35,6 +36,11 @@ const (
 	// The API server accepts timeoutSeconds from 1 to 30.
 	minWebhookTimeout = time.Second
 	maxWebhookTimeout = 30 * time.Second
+	// Background cycles closer than this would only re-ask registries
+	// what the resolver's tag cache still holds.
+	minBackgroundInterval = time.Second
+	// maxBackgroundQPS keeps a typo from turning the watcher on a registry.
+	maxBackgroundQPS = 1000.0
 )
 
 // exitServeFailed is serve's exit status when the server could not start or
@@ -66,6 +72,8 @@ type serveOptions struct {
 	selfSignedService       string
 	selfSignedHosts         []string
 	webhookConfiguration    string
+	backgroundInterval      time.Duration
+	backgroundQPS           float64
 	zap                     zap.Options
 }
 
@@ -81,7 +89,11 @@ func newServeCommand(run serveFunc) *cobra.Command {
 		Long: `serve runs pullguard's mutating (` + webhook.MutatePath + `) and validating (` + webhook.ValidatePath + `)
 admission webhooks over TLS with a controller-runtime manager, reading nodes, pull
 secrets, service accounts and ImagePolicies from informer caches. Every replica
-serves the webhooks; with --leader-elect only the leader writes ImagePolicy status.
+serves the webhooks; with --leader-elect only the leader writes ImagePolicy status
+and runs background verification: every --background-interval (jittered) and on
+each change of a workload, pull secret or service account, the images running
+workloads name are judged again as admission would judge them now, and what would
+fail to pull is reported as OpenReports Reports, Events and metrics.
 
 Metrics are served on --metrics-bind-address (/metrics), probes on
 --health-probe-bind-address (/healthz, and /readyz once the caches have synced
@@ -125,6 +137,8 @@ and the webhook server has started). SIGTERM shuts down gracefully.`,
 	f.StringVar(&o.selfSignedService, "self-signed-service", defaultSelfSignedService, "Service in front of the webhook; its DNS names go into the certificate")
 	f.StringArrayVar(&o.selfSignedHosts, "self-signed-host", nil, "extra DNS name or IP for the certificate (e.g. 127.0.0.1 for local runs); repeatable")
 	f.StringVar(&o.webhookConfiguration, "webhook-configuration", webhook.ConfigurationName, "name of the Mutating and Validating webhook configurations that call this server; --self-signed keeps their caBundle")
+	f.DurationVar(&o.backgroundInterval, "background-interval", background.DefaultInterval, "time between background verification cycles over every running workload (jittered by 10%); 0 turns background verification off")
+	f.Float64Var(&o.backgroundQPS, "background-qps", background.DefaultQPS, "registry lookups per second per registry host that background verification may make")
 	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(zapFlags)
 	f.AddGoFlagSet(zapFlags)
@@ -157,6 +171,12 @@ func (o *serveOptions) validate() error {
 	if o.webhookTimeout < minWebhookTimeout || o.webhookTimeout > maxWebhookTimeout || o.webhookTimeout%time.Second != 0 {
 		return usageError("--webhook-timeout must be whole seconds from %s to %s (the API server's timeoutSeconds), not %s",
 			minWebhookTimeout, maxWebhookTimeout, o.webhookTimeout)
+	}
+	if o.backgroundInterval < 0 || o.backgroundInterval > 0 && o.backgroundInterval < minBackgroundInterval {
+		return usageError("--background-interval must be 0 (off) or at least %s, not %s", minBackgroundInterval, o.backgroundInterval)
+	}
+	if o.backgroundQPS <= 0 || o.backgroundQPS > maxBackgroundQPS {
+		return usageError("--background-qps must be above 0 and at most %g, not %g", maxBackgroundQPS, o.backgroundQPS)
 	}
 	for _, h := range o.insecureRegistries {
 		if err := validateRegistryHost(h); err != nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,9 @@ type networkResolvers struct {
 	// nodeHosts is the nodes' containerd registry configuration; nil for
 	// none (every registry pulls from itself).
 	nodeHosts *nodehosts.Config
+	// budgets keeps the pull budgets registries state, from every
+	// resolver's responses.
+	budgets *resolve.Budgets
 
 	mu   sync.Mutex
 	live *lru.Cache[string, networkResolver]
@@ -56,7 +60,8 @@ type networkResolver struct {
 }
 
 func newNetworkResolvers(base addressguard.Config, nodeHosts *nodehosts.Config, maxFlight, tagStaleness time.Duration, m *metrics.Metrics, log logr.Logger) (*networkResolvers, error) {
-	p := &networkResolvers{base: base, nodeHosts: nodeHosts, maxFlight: maxFlight, tagStaleness: tagStaleness, metrics: m, log: log}
+	p := &networkResolvers{base: base, nodeHosts: nodeHosts, maxFlight: maxFlight, tagStaleness: tagStaleness, metrics: m, log: log,
+		budgets: resolve.NewBudgets(m.PullBudget)}
 	// The eviction callback runs inside Add, which Lookup calls under p.mu.
 	live, err := lru.NewWithEvict(maxNetworks, func(_ string, r networkResolver) {
 		p.retired = addStats(p.retired, r.resolver.Stats())
@@ -79,7 +84,10 @@ func (p *networkResolvers) Lookup(n v1alpha1.Network) resolve.Lookup {
 	if r, ok := p.live.Get(key); ok {
 		return r.lookup
 	}
-	res := resolve.New(append(registryOptions(p.nodeHosts, cfg, p.metrics.Transport),
+	// The budgets' transport reads what the registry answered, behind the
+	// metrics' timing.
+	wrap := func(rt http.RoundTripper) http.RoundTripper { return p.budgets.Transport(p.metrics.Transport(rt)) }
+	res := resolve.New(append(registryOptions(p.nodeHosts, cfg, wrap),
 		resolve.WithLogger(p.log.WithValues("network", key)),
 		resolve.WithMaxFlight(p.maxFlight),
 		resolve.WithTagStaleness(p.tagStaleness),
@@ -87,6 +95,11 @@ func (p *networkResolvers) Lookup(n v1alpha1.Network) resolve.Lookup {
 	r := networkResolver{resolver: res, lookup: p.metrics.Lookup(res)}
 	p.live.Add(key, r)
 	return r.lookup
+}
+
+// PullBudget is the pull budget host last stated for the credential kind.
+func (p *networkResolvers) PullBudget(host string, authenticated bool) (image.PullBudget, bool) {
+	return p.budgets.Get(host, authenticated)
 }
 
 // Stats sums the cache lookups of every resolver, dropped ones included.

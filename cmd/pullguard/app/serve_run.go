@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/pullguard/pullguard/certs"
 	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/background"
 	"github.com/pullguard/pullguard/internal/cluster"
 	"github.com/pullguard/pullguard/internal/metrics"
 	"github.com/pullguard/pullguard/internal/policystatus"
@@ -68,10 +71,14 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	if err := metrics.RegisterBuildInfo(ctrlmetrics.Registry, version, commit); err != nil {
 		return serveFailed(err)
 	}
+	scheme := cluster.Scheme()
+	if err := background.AddToScheme(scheme); err != nil {
+		return serveFailed(err)
+	}
 	cacheOpts := cluster.CacheOptions()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        cluster.Scheme(),
-		Cache:                         cacheOpts,
+		Scheme:                        scheme,
+		Cache:                         o.managerCache(cacheOpts),
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:        o.probeAddr,
 		LeaderElection:                o.leaderElect,
@@ -132,10 +139,20 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return serveFailed(err)
 	}
 	webhook.NewHandlers(view, webhook.Options{
-		Lookups:  lookups.Lookup,
-		Budget:   o.budget(),
-		Recorder: m,
+		Lookups:     lookups.Lookup,
+		Budget:      o.budget(),
+		Recorder:    m,
+		PullBudgets: lookups.PullBudget,
 	}).Register(mgr.GetWebhookServer())
+	if o.backgroundInterval > 0 {
+		w, err := newWatcher(mgr, o, view, lookups, m, log.WithName("background"))
+		if err != nil {
+			return serveFailed(err)
+		}
+		if err := mgr.Add(w); err != nil {
+			return serveFailed(err)
+		}
+	}
 	if err := (&policystatus.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(eventReporter)}).SetupWithManager(mgr); err != nil {
 		return serveFailed(fmt.Errorf("set up policy status: %w", err))
 	}
@@ -152,13 +169,49 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	setupLog.Info("starting", "version", version, "port", o.port, "budget", o.budget().String(),
-		"leaderElect", o.leaderElect, "allowLoopback", guard.AllowLoopback, "allowPrivate", guard.AllowPrivate,
+		"leaderElect", o.leaderElect, "backgroundInterval", o.backgroundInterval.String(), "allowLoopback", guard.AllowLoopback, "allowPrivate", guard.AllowPrivate,
 		"insecureRegistries", guard.InsecureRegistries)
 	if err := mgr.Start(ctx); err != nil {
 		return serveFailed(err)
 	}
 	setupLog.Info("stopped")
 	return nil
+}
+
+// managerCache is the cluster view's cache options plus, with background
+// verification on, the watched workload types (their informers start with
+// the watcher, on the leader only; startInformers starts the view's).
+func (o *serveOptions) managerCache(view cache.Options) cache.Options {
+	if o.backgroundInterval <= 0 {
+		return view
+	}
+	out := view
+	out.ByObject = maps.Clone(view.ByObject)
+	maps.Copy(out.ByObject, background.CacheOptions())
+	return out
+}
+
+// newWatcher is background verification through the webhook's cluster view
+// and resolvers. Reports are read and written with a direct client: the
+// watcher must not start an informer on a CRD that may be missing.
+func newWatcher(mgr ctrl.Manager, o *serveOptions, view *cluster.View, lookups *networkResolvers, m *metrics.Metrics, log logr.Logger) (*background.Watcher, error) {
+	reports, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return nil, fmt.Errorf("reports client: %w", err)
+	}
+	return background.New(background.Options{
+		Checker: &background.Checker{
+			Cluster: view, Lookups: lookups.Lookup, QPS: o.backgroundQPS, PullBudgets: lookups.PullBudget,
+		},
+		Reader:       mgr.GetClient(),
+		Informers:    mgr.GetCache(),
+		Reports:      reports,
+		Events:       mgr.GetEventRecorder(eventReporter),
+		Recorder:     m,
+		Interval:     o.backgroundInterval,
+		ExcludeLabel: webhook.OptOutLabel,
+		Log:          log,
+	}), nil
 }
 
 // guard is the address guard the flags describe; policies may widen it per

@@ -29,6 +29,7 @@ var serveFlags = []string{
 	"insecure-registry", "leader-elect", "leader-election-namespace", "kubeconfig",
 	"self-signed", "self-signed-namespace", "self-signed-secret", "self-signed-service", "self-signed-host",
 	"webhook-configuration",
+	"background-interval", "background-qps",
 	"zap-devel", "zap-encoder", "zap-log-level", "zap-stacktrace-level", "zap-time-encoding",
 }
 
@@ -55,6 +56,8 @@ type flagView struct {
 	InsecureRegistries                                                []string
 	LeaderElectionNamespace, Kubeconfig, WebhookConfiguration         string
 	ZapDevelopment                                                    bool
+	BackgroundInterval                                                time.Duration
+	BackgroundQPS                                                     float64
 }
 
 func viewOf(o *serveOptions) flagView {
@@ -65,6 +68,7 @@ func viewOf(o *serveOptions) flagView {
 		AllowPrivate: o.allowPrivate, LeaderElect: o.leaderElect, InsecureRegistries: o.insecureRegistries,
 		LeaderElectionNamespace: o.leaderElectionNamespace, Kubeconfig: o.kubeconfig, ZapDevelopment: o.zap.Development,
 		WebhookConfiguration: o.webhookConfiguration,
+		BackgroundInterval:   o.backgroundInterval, BackgroundQPS: o.backgroundQPS,
 	}
 }
 
@@ -89,6 +93,7 @@ func TestServeFlags(t *testing.T) {
 	defaults := flagView{
 		CertDir: defaultCertDir, MetricsAddr: ":8080", ProbeAddr: ":8081", Port: 9443,
 		WebhookTimeout: 10 * time.Second, Budget: 8 * time.Second, WebhookConfiguration: webhook.ConfigurationName,
+		BackgroundInterval: 10 * time.Minute, BackgroundQPS: 5,
 	}
 	tests := []struct {
 		name string
@@ -107,6 +112,7 @@ func TestServeFlags(t *testing.T) {
 				"--insecure-registry", "mirror.local", "--leader-elect", "--leader-election-namespace", "pullguard",
 				"--kubeconfig", "/home/me/.kube/config", "--zap-devel",
 				"--webhook-configuration", "pullguard.pullguard-system",
+				"--background-interval", "1h", "--background-qps", "0.5",
 			},
 			want: func(flagView) flagView {
 				return flagView{
@@ -116,6 +122,7 @@ func TestServeFlags(t *testing.T) {
 					AllowLoopback: true, AllowPrivate: true, InsecureRegistries: []string{"registry.local:5000", "mirror.local"},
 					LeaderElect: true, LeaderElectionNamespace: "pullguard", Kubeconfig: "/home/me/.kube/config",
 					ZapDevelopment: true, WebhookConfiguration: "pullguard.pullguard-system",
+					BackgroundInterval: time.Hour, BackgroundQPS: 0.5,
 				}
 			},
 		},
@@ -125,6 +132,10 @@ func TestServeFlags(t *testing.T) {
 		}},
 		{"a 3s timeout", []string{"--webhook-timeout=3s"}, func(v flagView) flagView {
 			v.WebhookTimeout, v.Budget = 3*time.Second, 1500*time.Millisecond
+			return v
+		}},
+		{"background verification off", []string{"--background-interval=0"}, func(v flagView) flagView {
+			v.BackgroundInterval = 0
 			return v
 		}},
 		{"metrics disabled", []string{"--metrics-bind-address=0"}, func(v flagView) flagView {
@@ -193,6 +204,10 @@ func TestServeFlagErrors(t *testing.T) {
 		{"insecure registry port out of range", []string{"--insecure-registry", "registry.local:70000"}, "want host or host:port"},
 		{"insecure registry without host", []string{"--insecure-registry", ":5000"}, "want host or host:port"},
 		{"bad zap level", []string{"--zap-log-level", "chatty"}, "zap-log-level"},
+		{"background interval negative", []string{"--background-interval", "-1m"}, "--background-interval must be 0 (off) or at least 1s, not -1m0s"},
+		{"background interval too short", []string{"--background-interval", "10ms"}, "not 10ms"},
+		{"background qps zero", []string{"--background-qps", "0"}, "--background-qps must be above 0 and at most 1000, not 0"},
+		{"background qps huge", []string{"--background-qps", "5000"}, "not 5000"},
 		{"self-signed without a namespace", []string{"--self-signed"}, "--self-signed needs --self-signed-namespace"},
 		{"configuration name with upper case", []string{"--webhook-configuration", "PullGuard"}, `--webhook-configuration "PullGuard" is not a valid object name`},
 		{"empty configuration name", []string{"--webhook-configuration", ""}, `--webhook-configuration "" is not a valid object name`},
