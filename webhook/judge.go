@@ -136,7 +136,7 @@ func decodeRequest(req admission.Request) (workload.Object, *corev1.PodSpec, str
 	if len(req.Object.Raw) == 0 {
 		return workload.Object{}, nil, "", &BadReviewError{Reason: "the request carries no object"}
 	}
-	o, typed, err := workload.Decode(req.Object.Raw)
+	o, spec, specPointer, err := workload.Decode(req.Object.Raw)
 	if err != nil && !errors.Is(err, workload.ErrNotWorkload) {
 		return o, nil, "", &BadReviewError{Reason: "decoding the object", Err: err}
 	}
@@ -150,7 +150,6 @@ func decodeRequest(req admission.Request) (workload.Object, *corev1.PodSpec, str
 	if err != nil {
 		return o, nil, "", err
 	}
-	spec, specPointer, _ := workload.PodSpecOf(typed)
 	return o, spec, specPointer, nil
 }
 

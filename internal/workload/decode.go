@@ -39,44 +39,47 @@ var deserializer = sync.OnceValues(func() (runtime.Decoder, error) {
 	return json.NewSerializerWithOptions(json.DefaultMetaFactory, scheme, scheme, json.SerializerOptions{}), nil
 })
 
-// Decode decodes a JSON object into its typed k8s.io/api form. An object
-// that is not a workload returns what is known of its Object and an error
-// wrapping ErrNotWorkload; malformed JSON, or a workload whose fields have
-// the wrong types, returns any other error.
-func Decode(raw []byte) (Object, runtime.Object, error) {
+// Decode decodes a JSON object in its typed k8s.io/api form and returns
+// its name and its pod spec with the spec's JSON pointer (nil for a
+// workload without a pod template, such as a ReplicationController
+// without one). An object that is not a workload returns what is known of
+// its Object and an error wrapping ErrNotWorkload; malformed JSON, or a
+// workload whose fields have the wrong types, returns any other error.
+func Decode(raw []byte) (o Object, spec *corev1.PodSpec, specPointer string, err error) {
 	dec, err := deserializer()
 	if err != nil {
-		return Object{}, nil, err
+		return Object{}, nil, "", err
 	}
 	// The decoder would say "cannot unmarshal array into Go value of type
 	// struct { APIVersion string ...", which helps nobody.
 	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		return Object{}, nil, errors.New("decoding object: not a JSON object")
+		return Object{}, nil, "", errors.New("decoding object: not a JSON object")
 	}
 	obj, gvk, err := dec.Decode(raw, nil, nil)
 	if err != nil {
-		o := objectOf(raw, gvk)
+		o = objectOf(raw, gvk)
 		// The decoder's own errors for these quote the whole object; ours
 		// name it.
 		switch {
 		case runtime.IsMissingKind(err), runtime.IsMissingVersion(err):
-			return o, nil, fmt.Errorf("object without apiVersion or kind: %w", ErrNotWorkload)
+			return o, nil, "", fmt.Errorf("object without apiVersion or kind: %w", ErrNotWorkload)
 		case runtime.IsNotRegisteredError(err):
-			return o, nil, fmt.Errorf("%s: %w", describe(o), ErrNotWorkload)
+			return o, nil, "", fmt.Errorf("%s: %w", describe(o), ErrNotWorkload)
 		case o.Kind != "":
-			return o, nil, fmt.Errorf("decoding %s: %w", describe(o), err)
+			return o, nil, "", fmt.Errorf("decoding %s: %w", describe(o), err)
 		default:
-			return o, nil, fmt.Errorf("decoding object: %w", err)
+			return o, nil, "", fmt.Errorf("decoding object: %w", err)
 		}
 	}
-	o := Object{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
+	o = Object{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
 	if m, ok := obj.(metav1.Object); ok {
 		o.Namespace, o.Name, o.GenerateName = m.GetNamespace(), m.GetName(), m.GetGenerateName()
 	}
-	if _, _, ok := PodSpecOf(obj); !ok {
-		return o, nil, fmt.Errorf("%s: %w", describe(o), ErrNotWorkload)
+	spec, specPointer, ok := PodSpecOf(obj)
+	if !ok {
+		return o, nil, "", fmt.Errorf("%s: %w", describe(o), ErrNotWorkload)
 	}
-	return o, obj, nil
+	return o, spec, specPointer, nil
 }
 
 // Images decodes raw and lists the image uses of its PodSpec: the one call
@@ -84,11 +87,10 @@ func Decode(raw []byte) (Object, runtime.Object, error) {
 // pod template (a ReplicationController without one) has no uses and no
 // error.
 func Images(raw []byte) (Object, []ImageUse, error) {
-	o, obj, err := Decode(raw)
+	o, spec, pointer, err := Decode(raw)
 	if err != nil {
 		return o, nil, err
 	}
-	spec, pointer, _ := PodSpecOf(obj)
 	return o, Uses(spec, pointer), nil
 }
 
