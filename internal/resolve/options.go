@@ -78,11 +78,6 @@ func WithNotFoundTTL(d time.Duration) Option {
 	return func(r *Resolver) { r.notFoundTTL = d }
 }
 
-// WithCacheSizes sets how many tag → digest and digest → facts entries are kept.
-func WithCacheSizes(tags, digests int) Option {
-	return func(r *Resolver) { r.tagSize, r.digestSize = tags, digests }
-}
-
 // WithMaxFlight bounds each shared registry call.
 func WithMaxFlight(d time.Duration) Option {
 	return func(r *Resolver) { r.maxFlight = d }
@@ -92,11 +87,6 @@ func WithMaxFlight(d time.Duration) Option {
 // time and how many tags are read. A budget of 0 turns suggestions off.
 func WithSuggestions(budget time.Duration, maxTags int) Option {
 	return func(r *Resolver) { r.suggestBudget, r.maxTags = budget, maxTags }
-}
-
-// WithUserAgent sets the User-Agent sent to registries.
-func WithUserAgent(ua string) Option {
-	return func(r *Resolver) { r.userAgent = ua }
 }
 
 // WithBodyMemory bounds the answer bytes all lookups hold at once

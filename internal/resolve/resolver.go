@@ -32,12 +32,9 @@ type Resolver struct {
 	log           logr.Logger
 	tagTTL        time.Duration
 	notFoundTTL   time.Duration
-	tagSize       int
-	digestSize    int
 	maxFlight     time.Duration
 	suggestBudget time.Duration
 	maxTags       int
-	userAgent     string
 	bodyMemory    int64
 	stallAfter    time.Duration
 	maxWaiting    int
@@ -75,12 +72,9 @@ func New(opts ...Option) *Resolver {
 		log:           logr.Discard(),
 		tagTTL:        DefaultTagTTL,
 		notFoundTTL:   DefaultNotFoundTTL,
-		tagSize:       DefaultTagCacheSize,
-		digestSize:    DefaultDigestCacheSize,
 		maxFlight:     DefaultMaxFlight,
 		suggestBudget: DefaultSuggestBudget,
 		maxTags:       DefaultMaxListedTags,
-		userAgent:     DefaultUserAgent,
 		bodyMemory:    DefaultBodyMemory,
 		stallAfter:    DefaultStallAfter,
 		maxWaiting:    DefaultMaxWaiting,
@@ -95,15 +89,15 @@ func New(opts ...Option) *Resolver {
 	// Every request passes, from the top: the user agent, retries within
 	// the request's deadline, the redirect limit, the body caps, the stall
 	// guard, then the caller's transport (the address guard's).
-	r.transport = userAgent{agent: r.userAgent, next: retrying{next: redirectLimit{next: bodyLimit{
+	r.transport = userAgent{agent: DefaultUserAgent, next: retrying{next: redirectLimit{next: bodyLimit{
 		next:   newStallGuard(withInsecureTLS(r.transport, r.insecure, r.isInsecure), r.stallAfter, DefaultStallProbe),
 		budget: semaphore.NewWeighted(r.bodyMemory),
 	}}}}
-	r.tags = cache.New[v1.Hash](r.tagSize, r.maxFlight)
-	r.facts = cache.New[known](r.digestSize, r.maxFlight)
+	r.tags = cache.New[v1.Hash](DefaultTagCacheSize, r.maxFlight)
+	r.facts = cache.New[known](DefaultDigestCacheSize, r.maxFlight)
 	r.sessions = newSessions(r.maxFlight)
-	r.manifests = cache.New[[]v1.Descriptor](r.digestSize, r.maxFlight)
-	r.blobs = cache.New[struct{}](r.digestSize, r.maxFlight)
+	r.manifests = cache.New[[]v1.Descriptor](DefaultDigestCacheSize, r.maxFlight)
+	r.blobs = cache.New[struct{}](DefaultDigestCacheSize, r.maxFlight)
 	return r
 }
 
