@@ -16,7 +16,8 @@ const module = "github.com/pullguard/pullguard/"
 // never reaches the front doors (webhook, cmd) or the cluster view. A package
 // missing from this table fails the test, so a new package must take a place.
 var allowed = map[string][]string{
-	"internal/image":              {},
+	"internal/text":               {},
+	"internal/image":              {"internal/text"},
 	"internal/diagnose":           {"internal/image"},
 	"internal/workload":           {},
 	"internal/manifest":           {},
@@ -24,12 +25,12 @@ var allowed = map[string][]string{
 	"internal/addressguard":       {"internal/image"},
 	"internal/keychain":           {"internal/image"},
 	"internal/fixtures":           {},
-	"internal/credentialprovider": {"internal/cache", "internal/keychain"},
+	"internal/credentialprovider": {"internal/cache", "internal/keychain", "internal/text"},
 	"internal/nodehosts":          {"internal/addressguard", "internal/image"},
 	"internal/registrytest":       {"internal/fixtures"},
-	"internal/resolve":            {"internal/image", "internal/cache", "internal/addressguard", "internal/keychain"},
+	"internal/resolve":            {"internal/image", "internal/cache", "internal/addressguard", "internal/keychain", "internal/text"},
 	"policies/v1alpha1":           {},
-	"policies":                    {"policies/v1alpha1", "internal/image", "internal/workload"},
+	"policies":                    {"policies/v1alpha1", "internal/image", "internal/workload", "internal/text"},
 	"internal/decide":             {"internal/image", "internal/resolve", "internal/workload", "policies"},
 	"internal/cluster": {
 		"internal/image", "internal/keychain", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1",

@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/internal/text"
 )
 
 // Finding is one problem with one image use.
@@ -51,15 +52,15 @@ var shortText = map[image.Class]string{
 // admission warnings: WarningPrefix, container, image (shortened in the
 // middle if need be) and a few words on what is wrong and what to do.
 func (f Finding) Short() string {
-	text, ok := shortText[f.Class]
+	words, ok := shortText[f.Class]
 	switch {
 	case f.Summary != "":
-		text = f.Summary
+		words = f.Summary
 	case !ok:
-		text = string(f.Class)
+		words = string(f.Class)
 	}
 	line := func(img string) string {
-		return fmt.Sprintf("%scontainer %q: image %q: %s", WarningPrefix, f.Container, img, text)
+		return fmt.Sprintf("%scontainer %q: image %q: %s", WarningPrefix, f.Container, img, words)
 	}
 	s := line(f.Image)
 	if n := utf8.RuneCountInString(s); n > MaxShortLength {
@@ -68,7 +69,7 @@ func (f Finding) Short() string {
 			s = line(elide(f.Image, keep))
 		}
 	}
-	return truncate(s, MaxShortLength)
+	return text.Truncate(s, MaxShortLength)
 }
 
 // elide keeps the start and the end (tag or digest) of s in keep runes plus "…".
@@ -79,12 +80,4 @@ func elide(s string, keep int) string {
 	}
 	head := keep / 2
 	return string(r[:head]) + "…" + string(r[len(r)-(keep-head):])
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

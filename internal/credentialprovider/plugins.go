@@ -20,6 +20,7 @@ import (
 
 	"github.com/pullguard/pullguard/internal/cache"
 	"github.com/pullguard/pullguard/internal/keychain"
+	"github.com/pullguard/pullguard/internal/text"
 )
 
 // Defaults of Load.
@@ -256,7 +257,7 @@ func answerKey(t credentialproviderv1.PluginCacheKeyType, image string) (string,
 	case credentialproviderv1.GlobalPluginCacheKeyType:
 		return globalKey, nil
 	}
-	return "", fmt.Errorf("the plugin answered cacheKeyType %q; want Image, Registry or Global", truncate(string(t)))
+	return "", fmt.Errorf("the plugin answered cacheKeyType %q; want Image, Registry or Global", text.Truncate(string(t), 64))
 }
 
 // keepFor is how long an answer is kept: its cacheDuration, or the
@@ -320,10 +321,10 @@ func decodeResponse(data []byte) (*credentialproviderv1.CredentialProviderRespon
 		return nil, errors.New("the answer on stdout is not JSON")
 	}
 	if tm.APIVersion != pluginAPIVersion {
-		return nil, fmt.Errorf("the answer's apiVersion is %q; want %s", truncate(tm.APIVersion), pluginAPIVersion)
+		return nil, fmt.Errorf("the answer's apiVersion is %q; want %s", text.Truncate(tm.APIVersion, 64), pluginAPIVersion)
 	}
 	if tm.Kind != "CredentialProviderResponse" {
-		return nil, fmt.Errorf("the answer's kind is %q; want CredentialProviderResponse", truncate(tm.Kind))
+		return nil, fmt.Errorf("the answer's kind is %q; want CredentialProviderResponse", text.Truncate(tm.Kind, 64))
 	}
 	var resp credentialproviderv1.CredentialProviderResponse
 	strict, err := sigsjson.UnmarshalStrict(data, &resp)
@@ -331,14 +332,6 @@ func decodeResponse(data []byte) (*credentialproviderv1.CredentialProviderRespon
 		return nil, errors.New("the answer on stdout is not a valid CredentialProviderResponse")
 	}
 	return &resp, nil
-}
-
-// truncate keeps a field of the answer short in a message.
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 // roundWait prints a wait as a person would say it.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/distribution/reference"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/pullguard/pullguard/internal/text"
 )
 
 // The grammar's parts, anchored, from distribution/reference's own
@@ -195,14 +197,7 @@ func pathRule(path string, onDockerHub bool) string {
 		full = "library/" + path
 	}
 	if len(full) > reference.RepositoryNameTotalLengthMax {
-		return fmt.Sprintf("repository %q is %d characters long, at most %d are allowed", truncated(full), len(full), reference.RepositoryNameTotalLengthMax)
+		return fmt.Sprintf("repository %q is %d characters long, at most %d are allowed", text.Truncate(full, 40), len(full), reference.RepositoryNameTotalLengthMax)
 	}
 	return ""
-}
-
-func truncated(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	return s[:37] + "..."
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/internal/text"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -184,7 +185,7 @@ func answered(te *transport.Error) string {
 		}
 		b.WriteString(" " + sanitizeCode(string(d.Code)))
 		if d.Message != "" {
-			fmt.Fprintf(&b, " %q", truncate(redactText(d.Message), maxReasonMessage))
+			fmt.Fprintf(&b, " %q", text.Truncate(redactText(d.Message), maxReasonMessage))
 		}
 	}
 	return b.String()
@@ -198,14 +199,7 @@ func sanitizeCode(c string) string {
 		}
 		return r
 	}, c)
-	return truncate(c, 40)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return text.Truncate(c, 40)
 }
 
 // classifyTLS recognises the TLS failures worth their own words.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/keychain"
+	"github.com/pullguard/pullguard/internal/text"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -234,7 +235,7 @@ func quoteMT(mt types.MediaType) string {
 	if mt == "" {
 		return "none"
 	}
-	return truncate(string(mt), 100)
+	return text.Truncate(string(mt), 100)
 }
 
 // sniffMediaType reads the media type a manifest declares, or infers it from
