@@ -39,6 +39,17 @@ func (e *BadReviewError) Error() string {
 
 func (e *BadReviewError) Unwrap() error { return e.Err }
 
+// Why a request is allowed without being judged: the message of the
+// early allow, so that in logs and answers "skipped" and "checked, fine"
+// differ (as k8s-digester's reason constants do).
+const (
+	SkippedOperation       = "pullguard: not checked: only CREATE and UPDATE are"
+	SkippedSubresource     = "pullguard: not checked: a subresource other than ephemeralcontainers"
+	SkippedNotWorkload     = "pullguard: not checked: the object has no pod spec"
+	SkippedNoNewImage      = "pullguard: not checked: the update changes no image"
+	SkippedNothingToMutate = "pullguard: nothing to mutate: the policy pins, mirrors and adds affinity to nothing of this kind"
+)
+
 // verdict is what one request came to, before it becomes a response.
 type verdict struct {
 	// bad is a malformed or unexpected review.
@@ -47,8 +58,9 @@ type verdict struct {
 	// request is allowed unchecked, as failurePolicy Ignore would allow it
 	// if pullguard were down.
 	failed error
-	// judged is false when there was nothing to judge (early allow).
-	judged bool
+	// skipped says why there was nothing to judge (an early allow); ""
+	// when the request was judged.
+	skipped string
 
 	raw         []byte
 	obj         workload.Object
@@ -63,15 +75,15 @@ type verdict struct {
 // the rest under the endpoint's budget.
 func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint string) verdict {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return verdict{}
+		return verdict{skipped: SkippedOperation}
 	}
 	if req.SubResource != "" && req.SubResource != ephemeralContainers {
-		return verdict{}
+		return verdict{skipped: SkippedSubresource}
 	}
 	obj, spec, specPointer, err := decodeRequest(req)
 	if err != nil {
 		if errors.Is(err, workload.ErrNotWorkload) {
-			return verdict{}
+			return verdict{skipped: SkippedNotWorkload}
 		}
 		return verdict{bad: err}
 	}
@@ -81,7 +93,7 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint st
 	}
 	uses := changedUses(req, workload.Uses(spec, specPointer))
 	if len(uses) == 0 {
-		return verdict{}
+		return verdict{skipped: SkippedNoNewImage}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, h.endpointBudget(endpoint))
@@ -93,7 +105,7 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint st
 	if endpoint == EndpointMutate && !p.Mutates(obj.Kind) {
 		// Nothing to pin, mirror or pin to platforms: asking registries
 		// here would only spend time the validating call needs.
-		return verdict{}
+		return verdict{skipped: SkippedNothingToMutate}
 	}
 	env, err := h.env(ctx, req.Namespace, p, uses)
 	if err != nil {
@@ -111,7 +123,7 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint st
 		log.Info("finding", "container", f.Container, "image", f.Image, "class", f.Class, "action", f.Action)
 	}
 	return verdict{
-		judged: true, raw: req.Object.Raw, obj: obj, policy: p,
+		raw: req.Object.Raw, obj: obj, policy: p,
 		spec: spec, specPointer: specPointer, decision: d,
 	}
 }

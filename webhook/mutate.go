@@ -21,8 +21,9 @@ func (h *Handlers) mutation(ctx context.Context, v verdict) admission.Response {
 		return badReview(v.bad)
 	case v.failed != nil:
 		return unchecked(ctx, EndpointMutate, v.failed)
-	case !v.judged:
-		return admission.Allowed("")
+	case v.skipped != "":
+		logf.FromContext(ctx).V(1).Info("allowed unchecked", "reason", v.skipped)
+		return admission.Allowed(v.skipped)
 	}
 	ops, err := mutations(v)
 	if err != nil {

@@ -38,8 +38,9 @@ func (h *Handlers) validation(ctx context.Context, v verdict) admission.Response
 		return badReview(v.bad)
 	case v.failed != nil:
 		return unchecked(ctx, EndpointValidate, v.failed)
-	case !v.judged:
-		return admission.Allowed("")
+	case v.skipped != "":
+		logf.FromContext(ctx).V(1).Info("allowed unchecked", "reason", v.skipped)
+		return admission.Allowed(v.skipped)
 	}
 	if h.recorder != nil {
 		for _, f := range v.decision.Findings {
