@@ -32,15 +32,7 @@ func TestDiagnose(t *testing.T) {
 	if err := bed.CreateNamespace(ctx, c, ns, map[string]string{webhook.OptOutLabel: "true"}); err != nil {
 		t.Fatal(err)
 	}
-	bin, err := filepath.Abs(filepath.Join("..", "..", "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(bin, "kubectl-pullguard")); err != nil {
-		t.Fatalf("make build makes the plugin: %v", err)
-	}
-	k := the.Kubectl
-	k.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	k := pluginKubectl(t, the.Kubectl)
 
 	tests := []struct {
 		name, image, reason, event string
@@ -85,11 +77,7 @@ func TestDiagnose(t *testing.T) {
 			wantOutput(t, r, append([]string{`container "c", image "` + tc.image + `": ` + tc.reason, tc.event}, tc.want...)...)
 			r = runKubectl(t, k, "", append(args, "-o", "json")...)
 			wantExit(t, r, 1)
-			var report struct {
-				Pods []struct {
-					Containers []struct{ Cause, Where, Fix string } `json:"containers"`
-				} `json:"pods"`
-			}
+			var report diagnoseReport
 			if err := json.Unmarshal([]byte(r.Stdout), &report); err != nil || len(report.Pods) != 1 || len(report.Pods[0].Containers) != 1 {
 				t.Fatalf("JSON %q: %v", r.Stdout, err)
 			}
@@ -111,6 +99,32 @@ func TestDiagnose(t *testing.T) {
 		wantExit(t, r, 2)
 		wantOutput(t, r, `pod "nope" not found in namespace "e2e-diagnose"`)
 	})
+}
+
+// pluginKubectl is k with bin/ first on its PATH, so that `kubectl
+// pullguard` runs the plugin `make build` links there.
+func pluginKubectl(t *testing.T, k bed.Kubectl) bed.Kubectl {
+	t.Helper()
+	bin, err := filepath.Abs(filepath.Join("..", "..", "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(bin, "kubectl-pullguard")); err != nil {
+		t.Fatalf("make build makes the plugin: %v", err)
+	}
+	k.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	return k
+}
+
+// diagnoseReport is what `pullguard diagnose -o json` prints.
+type diagnoseReport struct {
+	Pods []struct {
+		Name       string `json:"name"`
+		Containers []struct {
+			Container, Cause, Where, Fix string
+			Evidence                     []string
+		} `json:"containers"`
+	} `json:"pods"`
 }
 
 // stagePod creates a pod on node-amd64 (no kubelet runs there) and writes

@@ -725,29 +725,16 @@ func printRealTable(t *testing.T, results []realResult) {
 // the cause the scenario is about: the real kubelet's and containerd's
 // words, not staged ones, are what diagnose must read.
 func (r *realBed) testDiagnose(t *testing.T, results []realResult) {
-	bin, err := filepath.Abs(filepath.Join("..", "..", "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := r.Kubectl
-	k.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	k := pluginKubectl(t, r.Kubectl)
 	for i, sc := range realScenarios {
 		if sc.cause == "" || results[i].reality != sc.want {
 			continue // runs, or did not end as the scenario says (reported above)
 		}
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			res := runKubectl(t, k, "", "pullguard", "diagnose", "rn-"+sc.name, "-n", rnIgnored, "--registry-ca-file", r.CA.PEMPath, "-o", "json")
-			var report struct {
-				Pods []struct {
-					Containers []struct {
-						Container, Cause, Where, Fix string
-						Evidence                     []string
-					} `json:"containers"`
-				} `json:"pods"`
-			}
-			if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil || len(report.Pods) != 1 || len(report.Pods[0].Containers) == 0 {
-				t.Fatalf("diagnose: %v\n%s", err, res)
+			report, out := r.diagnose(t, k, "rn-"+sc.name)
+			if len(report.Pods) != 1 || len(report.Pods[0].Containers) == 0 {
+				t.Fatalf("diagnose: want the pod's stuck container, got %s", out)
 			}
 			got := report.Pods[0].Containers[0]
 			t.Logf("%s: %s (%s): %s; evidence %q", sc.name, got.Cause, got.Where, got.Fix, got.Evidence)
@@ -763,22 +750,7 @@ func (r *realBed) testDiagnose(t *testing.T, results []realResult) {
 // stuck, each with cause.
 func (r *realBed) testDiagnoseWorkload(t *testing.T, target, cause string) {
 	t.Helper()
-	bin, err := filepath.Abs(filepath.Join("..", "..", "bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := r.Kubectl
-	k.Env = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
-	res := runKubectl(t, k, "", "pullguard", "diagnose", target, "-n", rnIgnored, "--registry-ca-file", r.CA.PEMPath, "-o", "json")
-	var report struct {
-		Pods []struct {
-			Name       string
-			Containers []struct{ Cause, Fix string } `json:"containers"`
-		} `json:"pods"`
-	}
-	if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
-		t.Fatalf("diagnose %s: %v\n%s", target, err, res)
-	}
+	report, out := r.diagnose(t, pluginKubectl(t, r.Kubectl), target)
 	// Every current pod is listed; only the stuck one has containers.
 	var stuck []int
 	for i, p := range report.Pods {
@@ -787,11 +759,23 @@ func (r *realBed) testDiagnoseWorkload(t *testing.T, target, cause string) {
 		}
 	}
 	if len(report.Pods) < 2 || len(stuck) != 1 || len(report.Pods[stuck[0]].Containers) != 1 {
-		t.Fatalf("diagnose %s: want the rollout's pods with one stuck (the old one runs), got %s", target, res.Stdout)
+		t.Fatalf("diagnose %s: want the rollout's pods with one stuck (the old one runs), got %s", target, out)
 	}
 	p := report.Pods[stuck[0]]
 	if got := p.Containers[0]; got.Cause != cause || got.Fix == "" {
 		t.Errorf("diagnose %s: pod %s: %s, fix %q; want %s", target, p.Name, got.Cause, got.Fix, cause)
 	}
 	t.Logf("diagnose %s: %d pods, %s stuck: %s", target, len(report.Pods), p.Name, p.Containers[0].Cause)
+}
+
+// diagnose runs `kubectl pullguard diagnose TARGET -n rnIgnored -o json`
+// and returns its report, and its output for messages.
+func (r *realBed) diagnose(t *testing.T, k bed.Kubectl, target string) (diagnoseReport, string) {
+	t.Helper()
+	res := runKubectl(t, k, "", "pullguard", "diagnose", target, "-n", rnIgnored, "--registry-ca-file", r.CA.PEMPath, "-o", "json")
+	var report diagnoseReport
+	if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
+		t.Fatalf("diagnose %s: %v\n%s", target, err, res)
+	}
+	return report, res.Stdout
 }
