@@ -21,8 +21,6 @@ type Result struct {
 	// Err is the *image.Error of parsing (InvalidReference) or of the
 	// registry; nil if resolved. Errors of other types count as Unreachable.
 	Err error
-	// Exempt skips every check; Evaluate also consults Policy.Exempt itself.
-	Exempt bool
 	// SkippedCredentials names the pull secrets (and node config) the
 	// kubelet reads for the pod but gets nothing from, with why
 	// (resolve.Credentials.Skipped); the credentials tried are in the
@@ -147,7 +145,7 @@ func (e *evaluation) add(r *Result, c image.Class, action Action, msg, fix strin
 
 func (e *evaluation) use(r *Result) {
 	p := e.p
-	if r.Exempt || p.Exempt(r.Ref) {
+	if p.Exempt(r.Ref) {
 		return
 	}
 	var rerr *image.Error

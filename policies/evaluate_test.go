@@ -253,18 +253,24 @@ func TestEvaluateExempt(t *testing.T) {
 		ExemptImages:      []v1alpha1.ImagePattern{"registry.k8s.io/*", "docker.io/library/busybox"},
 		AllowedRegistries: []v1alpha1.RegistryPattern{"ghcr.io"},
 	})
-	flagged := use(t, "ghcr.io/a/b")
-	flagged.Exempt = true
 	for _, r := range []Result{
 		use(t, "registry.k8s.io/sig/pause"), // nested repository, no tag, other registry
 		use(t, "busybox"),                   // Docker Hub written short
-		flagged,                             // the caller said so
 	} {
 		if d := p.Evaluate(Input{Object: podObject, Results: []Result{r}}); len(d.Findings) != 0 || !d.Allowed {
 			t.Errorf("%s: decision %+v, want nothing", r.Use.Image, d)
 		}
+		if p.Resolves(r.Ref) {
+			t.Errorf("%s is exempt, but Resolves says to ask its registry", r.Use.Image)
+		}
 	}
 	if d := p.Evaluate(Input{Object: podObject, Results: []Result{use(t, "busybox2:1")}}); d.Allowed {
 		t.Errorf("busybox2 is not exempt, but was allowed: %+v", d)
+	}
+	// Resolves: only what is neither exempt nor from a disallowed registry.
+	for img, want := range map[string]bool{"ghcr.io/a/b:1": true, "busybox2:1": false, "quay.io/x/y:1": false} {
+		if got := p.Resolves(use(t, img).Ref); got != want {
+			t.Errorf("Resolves(%s) = %v, want %v", img, got, want)
+		}
 	}
 }

@@ -62,3 +62,12 @@ func (p *Policy) RegistryAllowed(ref image.Reference) bool {
 	}
 	return matchAny(p.allowed, image.CanonicalHost(ref.Registry), canonical(ref, ref.Repository))
 }
+
+// Resolves reports whether Evaluate reads a registry's answer for the
+// reference: not for an exempt image (nothing is checked) nor for one from
+// a registry the policy does not allow (RegistryNotAllowed comes from the
+// reference alone, and asking a forbidden registry would only leak the
+// request). Callers resolve only what this allows.
+func (p *Policy) Resolves(ref image.Reference) bool {
+	return !p.Exempt(ref) && p.RegistryAllowed(ref)
+}

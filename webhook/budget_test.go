@@ -43,7 +43,7 @@ func TestValidateWarnsOnLowPullBudget(t *testing.T) {
 				view.policy = mustPolicy(t, tc.policy)
 			}
 			h := NewHandlers(view, Options{
-				Lookups:     func(v1alpha1.Network) resolve.Lookup { return lookup },
+				ResolverFor: func(v1alpha1.Network) resolve.Lookup { return lookup },
 				Budget:      5 * time.Second,
 				PullBudgets: budgets.Get,
 			})

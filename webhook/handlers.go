@@ -33,11 +33,11 @@ const (
 
 // Options configure the handlers.
 type Options struct {
-	// Lookups gives the resolver for a policy's network allowances (serve
-	// keeps one resolver, with its own guarded transport and cache, per
-	// distinct v1alpha1.Network). Nil, or a nil Lookup, leaves images
+	// ResolverFor gives the resolver for a policy's network allowances
+	// (serve keeps one resolver, with its own guarded transport and cache,
+	// per distinct v1alpha1.Network). Nil, or a nil resolver, leaves images
 	// unresolved: only the reference rules and allowedRegistries apply.
-	Lookups func(v1alpha1.Network) resolve.Lookup
+	ResolverFor func(v1alpha1.Network) resolve.Lookup
 	// Budget is the per-request budget, below the webhook timeout; zero
 	// means DefaultBudget. A request's own deadline, when sooner, wins.
 	Budget time.Duration
@@ -54,22 +54,22 @@ type Options struct {
 // classes and actions are enums; never an image.
 type Recorder interface {
 	// Admission is called once per request with the object's kind, the
-	// endpoint (EndpointMutate or EndpointValidate), the answer and how long
-	// it took.
-	Admission(kind string, endpoint string, allowed bool, d time.Duration)
+	// endpoint (EndpointMutate or EndpointValidate), the answer, its reason
+	// (one of Reasons) and how long it took.
+	Admission(kind, endpoint string, allowed bool, reason string, d time.Duration)
 	// Finding is called by the validating endpoint for each finding, so a
-	// finding is counted once although both endpoints judge the object.
+	// finding is counted once although both endpoints check the object.
 	Finding(class image.Class, action policies.Action)
 }
 
 // Handlers are pullguard's two admission endpoints over one cluster view.
 // They are safe for concurrent use.
 type Handlers struct {
-	view     ClusterView
-	lookups  func(v1alpha1.Network) resolve.Lookup
-	budgets  func(host string, authenticated bool) (image.PullBudget, bool)
-	budget   time.Duration
-	recorder Recorder
+	view        ClusterView
+	resolverFor func(v1alpha1.Network) resolve.Lookup
+	budgets     func(host string, authenticated bool) (image.PullBudget, bool)
+	budget      time.Duration
+	recorder    Recorder
 }
 
 // NewHandlers returns the handlers for view.
@@ -78,7 +78,7 @@ func NewHandlers(view ClusterView, opts Options) *Handlers {
 	if budget <= 0 {
 		budget = DefaultBudget
 	}
-	return &Handlers{view: view, lookups: opts.Lookups, budgets: opts.PullBudgets, budget: budget, recorder: opts.Recorder}
+	return &Handlers{view: view, resolverFor: opts.ResolverFor, budgets: opts.PullBudgets, budget: budget, recorder: opts.Recorder}
 }
 
 // Mutator is the mutating endpoint: it pins digests, rewrites mirrors and
@@ -109,25 +109,32 @@ func (h *Handlers) HTTPHandler(endpoint string) http.Handler {
 	return reviewGuard{next: &admission.Webhook{Handler: h.Validator()}, deny: true}
 }
 
-// handler is the one shape of both endpoints: judge the request, then turn
-// the verdict into a response in exactly one place (respond). A panic is
+// handler is the one shape of both endpoints: check the request, then
+// turn what was decided into the endpoint's answer (respond). A panic is
 // answered, never propagated: the handlers may be called without
 // controller-runtime's own recovery, and an answer beats a dropped
 // connection.
-func (h *Handlers) handler(endpoint string, respond func(context.Context, verdict) admission.Response) admission.Handler {
+func (h *Handlers) handler(endpoint string, respond func(context.Context, *checked) *reply) admission.Handler {
 	return admission.HandlerFunc(func(ctx context.Context, req admission.Request) (resp admission.Response) {
 		start := time.Now()
+		reason := Unchecked
 		defer func() {
 			if r := recover(); r != nil {
-				resp = unchecked(ctx, endpoint, fmt.Errorf("internal error: %v", r))
+				a := unchecked(ctx, endpoint, fmt.Errorf("internal error: %v", r))
+				resp, reason = a.Response, a.reason
 			}
-			h.recordAdmission(req, endpoint, resp, time.Since(start))
+			h.recordAdmission(req, endpoint, resp, reason, time.Since(start))
 		}()
-		return respond(ctx, h.judge(ctx, req, endpoint))
+		c, a := h.check(ctx, req, endpoint)
+		if a == nil {
+			a = respond(ctx, c)
+		}
+		reason = a.reason
+		return a.Response
 	})
 }
 
-func (h *Handlers) recordAdmission(req admission.Request, endpoint string, resp admission.Response, d time.Duration) {
+func (h *Handlers) recordAdmission(req admission.Request, endpoint string, resp admission.Response, reason Reason, d time.Duration) {
 	if h.recorder == nil {
 		return
 	}
@@ -135,5 +142,5 @@ func (h *Handlers) recordAdmission(req admission.Request, endpoint string, resp 
 	if kind == "" {
 		kind = "unknown"
 	}
-	h.recorder.Admission(kind, endpoint, resp.Allowed, d)
+	h.recorder.Admission(kind, endpoint, resp.Allowed, string(reason), d)
 }

@@ -76,9 +76,9 @@ func lookupFor(hosts ...string) resolve.Lookup {
 // handlersFor are handlers over view resolving with lookup.
 func handlersFor(view ClusterView, lookup resolve.Lookup, rec Recorder) *Handlers {
 	return NewHandlers(view, Options{
-		Lookups:  func(v1alpha1.Network) resolve.Lookup { return lookup },
-		Budget:   5 * time.Second,
-		Recorder: rec,
+		ResolverFor: func(v1alpha1.Network) resolve.Lookup { return lookup },
+		Budget:      5 * time.Second,
+		Recorder:    rec,
 	})
 }
 
@@ -205,14 +205,14 @@ type recorder struct {
 	findings   []string
 }
 
-func (r *recorder) Admission(kind, endpoint string, allowed bool, _ time.Duration) {
+func (r *recorder) Admission(kind, endpoint string, allowed bool, reason string, _ time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	verdict := "denied"
+	answer := "denied"
 	if allowed {
-		verdict = "allowed"
+		answer = "allowed"
 	}
-	r.admissions = append(r.admissions, kind+" "+endpoint+" "+verdict)
+	r.admissions = append(r.admissions, kind+" "+endpoint+" "+answer+" "+reason)
 }
 
 func (r *recorder) Finding(c image.Class, a policies.Action) {

@@ -11,34 +11,25 @@ import (
 	"github.com/pullguard/pullguard/policies"
 )
 
-// mutation turns a verdict into the mutating endpoint's response: allowed,
-// with the JSON patch operations the decision asks for (each addressed by a
-// pointer into the raw object, so fields this binary does not know are
-// never touched). It never denies; the validating endpoint does.
-func (h *Handlers) mutation(ctx context.Context, v verdict) admission.Response {
-	switch {
-	case v.bad != nil:
-		return badReview(v.bad)
-	case v.failed != nil:
-		return unchecked(ctx, EndpointMutate, v.failed)
-	case v.skipped != "":
-		logf.FromContext(ctx).V(1).Info("allowed unchecked", "reason", v.skipped)
-		return admission.Allowed(v.skipped)
-	}
-	ops, err := mutations(v)
+// mutation is the mutating endpoint's answer to a checked request:
+// allowed, with the JSON patch operations the decision asks for (each
+// addressed by a pointer into the raw object, so fields this binary does
+// not know are never touched). It never denies; the validating endpoint does.
+func (h *Handlers) mutation(ctx context.Context, c *checked) *reply {
+	ops, err := mutations(c)
 	if err != nil {
 		return unchecked(ctx, EndpointMutate, err)
 	}
 	if len(ops) == 0 {
-		return admission.Allowed("")
+		return &reply{Response: admission.Allowed(""), reason: Checked}
 	}
-	logf.FromContext(ctx).V(1).Info("mutating", "object", v.obj.String(), "operations", len(ops))
+	logf.FromContext(ctx).V(1).Info("mutating", "object", c.obj.String(), "operations", len(ops))
 	// The operations go as they are, their tests included: applied and
 	// diffed back into a patch, the tests would be lost, and with them the
 	// guarantee that a rewrite lands only on the image it was decided for
 	// (the API server applies the patch to the object as it is then, and
 	// refuses all of it when a test fails).
-	return admission.Patched("", ops...)
+	return &reply{Response: admission.Patched("", ops...), reason: Checked}
 }
 
 // operation is one RFC 6902 operation.
@@ -48,15 +39,15 @@ type operation = jsonpatch.JsonPatchOperation
 // against the image it replaces, so a patch never lands on another
 // container), then the platform affinity of the pod spec when it is not
 // already there (Decide gives none where the affinity can no longer change).
-func mutations(v verdict) ([]operation, error) {
+func mutations(c *checked) ([]operation, error) {
 	var ops []operation
-	for _, rw := range v.decision.Rewrites {
+	for _, rw := range c.decision.Rewrites {
 		ops = append(ops,
 			operation{Operation: "test", Path: rw.Pointer, Value: rw.From},
 			operation{Operation: "replace", Path: rw.Pointer, Value: rw.To})
 	}
-	for _, a := range v.decision.Affinity {
-		op, ok, err := affinityOperation(v, a)
+	for _, a := range c.decision.Affinity {
+		op, ok, err := affinityOperation(c, a)
 		if err != nil {
 			return nil, err
 		}
@@ -70,11 +61,11 @@ func mutations(v verdict) ([]operation, error) {
 // affinityOperation adds the platforms' requirements to the pod spec's
 // required node affinity, at the shallowest level that exists already so
 // other affinity fields are kept.
-func affinityOperation(v verdict, a policies.PlatformAffinity) (operation, bool, error) {
-	if a.SpecPointer != v.specPointer || v.spec == nil {
-		return operation{}, false, fmt.Errorf("affinity for pod spec %q, but the object's is at %q", a.SpecPointer, v.specPointer)
+func affinityOperation(c *checked, a policies.PlatformAffinity) (operation, bool, error) {
+	if a.SpecPointer != c.specPointer || c.spec == nil {
+		return operation{}, false, fmt.Errorf("affinity for pod spec %q, but the object's is at %q", a.SpecPointer, c.specPointer)
 	}
-	current := v.spec.Affinity
+	current := c.spec.Affinity
 	sel, changed := requirePlatforms(nodeSelectorOf(current), a.Platforms)
 	if !changed {
 		return operation{}, false, nil

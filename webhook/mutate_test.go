@@ -3,7 +3,9 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -232,30 +234,42 @@ func TestMutatorAffinity(t *testing.T) {
 	}
 }
 
-// TestMutatorEarlyAnswers: what the mutator does not judge it allows
-// untouched; what it cannot read is a bad request.
+// TestMutatorEarlyAnswers: what the mutator does not check it allows
+// untouched, and records why; what it cannot read is a bad request.
 func TestMutatorEarlyAnswers(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	h := handlersFor(&fakeView{policy: mustPolicy(t, "  pinDigests: Digest\n")}, f.lookup, nil)
+	pins := &fakeView{policy: mustPolicy(t, "  pinDigests: Digest\n")}
 	pod := raw(t, podObject(f.good))
 	tests := []struct {
-		name string
-		req  admission.Request
-		code int32
+		name   string
+		view   *fakeView
+		req    admission.Request
+		code   int32
+		reason Reason
 	}{
-		{"delete", admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Kind: podKind, Operation: admissionv1.Delete, OldObject: runtime.RawExtension{Raw: pod}}}, http.StatusOK},
-		{"status", update(podKind, "status", pod, pod), http.StatusOK},
-		{"unchanged", update(podKind, "", pod, pod), http.StatusOK},
-		{"config map", create(gvk("", "v1", "ConfigMap"), []byte(`{"apiVersion":"v1","kind":"ConfigMap"}`)), http.StatusOK},
-		{"bad JSON", create(podKind, []byte(`{"apiVersion":`)), http.StatusBadRequest},
+		{"delete", pins, admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Kind: podKind, Operation: admissionv1.Delete, OldObject: runtime.RawExtension{Raw: pod}}}, http.StatusOK, SkippedOperation},
+		{"status", pins, update(podKind, "status", pod, pod), http.StatusOK, SkippedSubresource},
+		{"unchanged", pins, update(podKind, "", pod, pod), http.StatusOK, SkippedNoNewImage},
+		{"config map", pins, create(gvk("", "v1", "ConfigMap"), []byte(`{"apiVersion":"v1","kind":"ConfigMap"}`)), http.StatusOK, SkippedNotWorkload},
+		{"bad JSON", pins, create(podKind, []byte(`{"apiVersion":`)), http.StatusBadRequest, BadReview},
+		{"policy mutates nothing", &fakeView{}, create(podKind, pod), http.StatusOK, SkippedNothingToMutate},
+		{"policy unreadable", &fakeView{err: errors.New("informer gone")}, create(podKind, pod), http.StatusOK, Unchecked},
+		{"view panics", &fakeView{panics: true}, create(podKind, pod), http.StatusOK, Unchecked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp := h.Mutator().Handle(context.Background(), tt.req)
+			rec := &recorder{}
+			resp := handlersFor(tt.view, f.lookup, rec).Mutator().Handle(context.Background(), tt.req)
 			if resp.Result == nil || resp.Result.Code != tt.code || resp.Allowed != (tt.code == http.StatusOK) || len(resp.Patches) != 0 {
 				t.Errorf("response %+v (patches %v), want code %d without patch", resp.AdmissionResponse, resp.Patches, tt.code)
+			}
+			if msg := tt.reason.Message(); msg != "" && resp.Result.Message != msg {
+				t.Errorf("message %q, want %q", resp.Result.Message, msg)
+			}
+			if len(rec.admissions) != 1 || !strings.HasSuffix(rec.admissions[0], " mutate "+map[bool]string{true: "allowed", false: "denied"}[resp.Allowed]+" "+string(tt.reason)) {
+				t.Errorf("recorded %q, want reason %q", rec.admissions, tt.reason)
 			}
 		})
 	}

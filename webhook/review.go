@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// MaxReviewBytes is the largest AdmissionReview the endpoints judge:
+// MaxReviewBytes is the largest AdmissionReview the endpoints check:
 // controller-runtime's own limit on a webhook request body. The API server
 // sends bigger ones (a pod of tens of thousands of containers, defaulted,
 // is over 7 MiB).
@@ -30,7 +30,7 @@ const MaxReviewBytes = 7 << 20
 // like that.
 type reviewGuard struct {
 	next http.Handler
-	// deny says whether an object too large to judge is denied (the
+	// deny says whether an object too large to check is denied (the
 	// validating endpoint) or allowed with a warning (the mutating one,
 	// which never denies).
 	deny bool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -29,34 +28,25 @@ const (
 	maxAuditImage      = 200
 )
 
-// validation turns a verdict into the validating endpoint's response: the
+// validation is the validating endpoint's answer to a checked request: the
 // decision's denial, warnings and audit annotation. A dry run gets exactly
 // this answer too: nothing here has side effects.
-func (h *Handlers) validation(ctx context.Context, v verdict) admission.Response {
-	switch {
-	case v.bad != nil:
-		return badReview(v.bad)
-	case v.failed != nil:
-		return unchecked(ctx, EndpointValidate, v.failed)
-	case v.skipped != "":
-		logf.FromContext(ctx).V(1).Info("allowed unchecked", "reason", v.skipped)
-		return admission.Allowed(v.skipped)
-	}
+func (h *Handlers) validation(ctx context.Context, c *checked) *reply {
 	if h.recorder != nil {
-		for _, f := range v.decision.Findings {
+		for _, f := range c.decision.Findings {
 			h.recorder.Finding(f.Class, f.Action)
 		}
 	}
-	logFindings(ctx, v)
+	logFindings(ctx, c)
 	resp := admission.Allowed("")
-	if !v.decision.Allowed {
-		resp = admission.Denied(denial(v))
+	if !c.decision.Allowed {
+		resp = admission.Denied(denial(c))
 	}
-	resp.Warnings = warnings(v.decision.Findings)
-	if a := auditAnnotation(v.policy, v.decision.Findings); a != "" {
+	resp.Warnings = warnings(c.decision.Findings)
+	if a := auditAnnotation(c.policy, c.decision.Findings); a != "" {
 		resp.AuditAnnotations = map[string]string{AuditAnnotationKey: a}
 	}
-	return resp
+	return &reply{Response: resp, reason: Checked}
 }
 
 // logFindings writes one info line per finding, whatever its action: what
@@ -64,29 +54,29 @@ func (h *Handlers) validation(ctx context.Context, v verdict) admission.Response
 // denied. Only the validating endpoint logs, so each finding is logged once;
 // the request's own fields (uid, user, resource) come with the logger
 // controller-runtime puts in ctx. Messages carry no credentials.
-func logFindings(ctx context.Context, v verdict) {
-	if len(v.decision.Findings) == 0 {
+func logFindings(ctx context.Context, c *checked) {
+	if len(c.decision.Findings) == 0 {
 		return
 	}
 	log := logf.FromContext(ctx)
-	for _, f := range v.decision.Findings {
-		log.Info("image finding", "object", v.obj.String(), "container", f.Container, "image", f.Image,
-			"class", string(f.Class), "action", string(f.Action), "policy", v.policy.Name())
+	for _, f := range c.decision.Findings {
+		log.Info("image finding", "object", c.obj.String(), "container", f.Container, "image", f.Image,
+			"class", string(f.Class), "action", string(f.Action), "policy", c.policy.Name())
 	}
 }
 
 // denial is the message kubectl prints after "admission webhook ... denied
 // the request: ": a heading, then one line per denied image use with its
 // class, what is wrong and the fix.
-func denial(v verdict) string {
+func denial(c *checked) string {
 	var lines []string
-	for _, f := range v.decision.Findings {
+	for _, f := range c.decision.Findings {
 		if f.Action == policies.Deny {
 			lines = append(lines, fmt.Sprintf("- [%s] %s; fix: %s", f.Class, f.Message, f.Fix))
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "image policy %q denies %s of %s:", v.policy.Name(), plural(len(lines), "image use"), v.obj)
+	fmt.Fprintf(&b, "image policy %q denies %s of %s:", c.policy.Name(), plural(len(lines), "image use"), c.obj)
 	for i, l := range lines {
 		if i == maxDeniedLines {
 			fmt.Fprintf(&b, "\n- … and %d more", len(lines)-i)
@@ -175,20 +165,15 @@ func clip(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
-// badReview answers a review that cannot be judged.
-func badReview(err error) admission.Response {
-	return admission.Errored(http.StatusBadRequest, err)
-}
-
 // unchecked answers when pullguard itself failed (its cluster view, a
 // bug): the request is allowed, as failurePolicy Ignore allows it when
 // pullguard is down, and the validating endpoint says so in a warning so
 // nobody mistakes it for a pass.
-func unchecked(ctx context.Context, endpoint string, err error) admission.Response {
+func unchecked(ctx context.Context, endpoint string, err error) *reply {
 	logf.FromContext(ctx).Error(err, "images not checked", "endpoint", endpoint)
 	resp := admission.Allowed("")
 	if endpoint == EndpointValidate {
 		resp.Warnings = []string{clip("pullguard could not check the images: "+err.Error(), policies.MaxShortLength)}
 	}
-	return resp
+	return &reply{Response: resp, reason: Unchecked}
 }

@@ -123,7 +123,7 @@ func TestValidator(t *testing.T) {
 	}, {
 		name: "update leaves an unchanged image alone",
 		req:  update(podKind, "", raw(t, podObject(f.missing)), raw(t, podObject(f.missing))),
-		want: answer{Allowed: true, Code: http.StatusOK, Heading: SkippedNoNewImage},
+		want: answer{Allowed: true, Code: http.StatusOK, Heading: SkippedNoNewImage.Message()},
 	}, {
 		name: "update judges a changed image",
 		req:  update(gvk("apps", "v1", "Deployment"), "", raw(t, deployment(f.good, f.good)), raw(t, deployment(f.good, f.missing))),
@@ -146,11 +146,11 @@ func TestValidator(t *testing.T) {
 			UID: "d", Kind: podKind, Namespace: "team-a", Operation: admissionv1.Delete,
 			OldObject: runtime.RawExtension{Raw: raw(t, podObject(f.missing))},
 		}},
-		want: answer{Allowed: true, Code: http.StatusOK, Heading: SkippedOperation},
+		want: answer{Allowed: true, Code: http.StatusOK, Heading: SkippedOperation.Message()},
 	}, {
 		name: "status update is allowed",
 		req:  update(podKind, "status", raw(t, podObject(f.good)), raw(t, podObject(f.missing))),
-		want: answer{Allowed: true, Code: http.StatusOK, Heading: SkippedSubresource},
+		want: answer{Allowed: true, Code: http.StatusOK, Heading: SkippedSubresource.Message()},
 	}, {
 		name: "malformed object is a bad request",
 		req:  create(podKind, []byte(`{"apiVersion":"v1","kind":"Pod","spec":{"containers":7}}`)),
@@ -178,7 +178,7 @@ func TestValidator(t *testing.T) {
 	}, {
 		name: "kind without a pod spec is allowed",
 		req:  create(gvk("", "v1", "ConfigMap"), []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"image":"x"}}`)),
-		want: answer{Allowed: true, Code: http.StatusOK, Heading: SkippedNotWorkload},
+		want: answer{Allowed: true, Code: http.StatusOK, Heading: SkippedNotWorkload.Message()},
 	}, {
 		name: "latest tag warns",
 		req:  create(podKind, raw(t, podObject(f.good, f.latest))),
@@ -259,7 +259,7 @@ func TestValidatorEveryKind(t *testing.T) {
 			if diff := cmp.Diff([]string{`- [NotFound] container "c0"`}, got.Denied); diff != "" {
 				t.Errorf("denied (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff([]string{tt.kind.Kind + " validate denied"}, rec.admissions); diff != "" {
+			if diff := cmp.Diff([]string{tt.kind.Kind + " validate denied checked"}, rec.admissions); diff != "" {
 				t.Errorf("recorded admissions (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff([]string{"NotFound Deny"}, rec.findings); diff != "" {

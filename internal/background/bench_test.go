@@ -13,7 +13,7 @@ import (
 
 // BenchmarkCycle is one full cycle over 5,000 Deployments in 50 namespaces
 // naming 500 images of one in-process registry: list from the client,
-// judge through decide and the resolver (which keeps no tag answer, so
+// check through decide and the resolver (which keeps no tag answer, so
 // every cycle sends one HEAD per image, as a cycle ten minutes after the
 // last does), and write 50 Reports. The rate limit is lifted: this
 // measures pullguard's own cost; at the default 5 lookups per second a

@@ -28,7 +28,7 @@ const (
 	// minute interval leaves room for, and stays far below what registries
 	// allow an authenticated client.
 	DefaultQPS = 5.0
-	// DefaultParallel is how many workloads are judged at once; lookups
+	// DefaultParallel is how many workloads are checked at once; lookups
 	// of one host still wait for its rate.
 	DefaultParallel = 16
 	// DefaultLookupTimeout bounds one lookup once its turn has come (the
@@ -44,23 +44,23 @@ const (
 )
 
 // Cluster is what the checker reads of the cluster: credentials and
-// candidate nodes (as decide.EnvFor asks them) and the namespace's policy.
+// candidate nodes (as decide.SettingFor asks them) and the namespace's policy.
 // internal/cluster.View has it.
 type Cluster interface {
 	decide.Cluster
 	Policy(ctx context.Context, namespace string) (*policies.Policy, error)
 }
 
-// Checker judges workloads as admission would judge them now.
+// Checker checks workloads as admission would check them now.
 type Checker struct {
 	// Cluster is the cluster view admission uses.
 	Cluster Cluster
-	// Lookups is the resolver for a policy's network allowances: the
-	// webhook's (Options.Lookups), so both share one cache.
-	Lookups func(v1alpha1.Network) resolve.Lookup
+	// ResolverFor is the resolver for a policy's network allowances: the
+	// webhook's (Options.ResolverFor), so both share one cache.
+	ResolverFor func(v1alpha1.Network) resolve.Lookup
 	// QPS is the lookups per second per registry host; 0 means DefaultQPS.
 	QPS float64
-	// Parallel is how many workloads are judged at once; 0 means
+	// Parallel is how many workloads are checked at once; 0 means
 	// DefaultParallel.
 	Parallel int
 	// LookupTimeout bounds one lookup; 0 means DefaultLookupTimeout.
@@ -76,11 +76,11 @@ type Checker struct {
 // Result is the verdict on one workload.
 type Result struct {
 	Workload Workload
-	// Policy is the name of the ImagePolicy that judged it.
+	// Policy is the name of the ImagePolicy that decided on it.
 	Policy string
 	// Containers are the verdicts per image use, in the pod spec's order.
 	Containers []ContainerResult
-	// Err is a failure of the cluster view: the workload was not judged,
+	// Err is a failure of the cluster view: the workload was not checked,
 	// and its previous verdict stands.
 	Err error
 }
@@ -108,7 +108,7 @@ type Stats struct {
 	Lookups, Shared int64
 }
 
-// Check judges ws, each (image, credential identity) asked once, lookups
+// Check checks ws, each (image, credential identity) asked once, lookups
 // of one registry host at most QPS per second. It returns one Result per
 // workload, in ws's order.
 func (c *Checker) Check(ctx context.Context, ws []Workload) ([]Result, Stats) {
@@ -122,16 +122,16 @@ func (c *Checker) Check(ctx context.Context, ws []Workload) ([]Result, Stats) {
 	g.SetLimit(par)
 	for i := range ws {
 		g.Go(func() error {
-			out[i] = c.judge(gctx, b, &ws[i])
+			out[i] = c.checkOne(gctx, b, &ws[i])
 			return nil
 		})
 	}
-	_ = g.Wait() // judge never fails; a failure is in its Result
+	_ = g.Wait() // checkOne never fails; a failure is in its Result
 	return out, Stats{Lookups: b.lookups.Load(), Shared: b.asked.Load() - b.lookups.Load()}
 }
 
-// judge is one workload through decide, then the moved-tag check.
-func (c *Checker) judge(ctx context.Context, b *batch, w *Workload) Result {
+// checkOne is one workload through decide, then the moved-tag check.
+func (c *Checker) checkOne(ctx context.Context, b *batch, w *Workload) Result {
 	r := Result{Workload: *w}
 	uses := workload.Uses(w.Spec, w.SpecPointer)
 	p, err := c.Cluster.Policy(ctx, w.Ref.Namespace)
@@ -141,19 +141,19 @@ func (c *Checker) judge(ctx context.Context, b *batch, w *Workload) Result {
 	}
 	r.Policy = p.Name()
 	rec := &recording{batch: b, network: p.Network(), digests: map[string]string{}}
-	if c.Lookups != nil {
-		rec.inner = c.Lookups(p.Network())
+	if c.ResolverFor != nil {
+		rec.inner = c.ResolverFor(p.Network())
 	}
-	env, err := decide.EnvFor(ctx, c.Cluster, w.Ref.Namespace, uses, rec)
+	setting, err := decide.SettingFor(ctx, c.Cluster, w.Ref.Namespace, uses, rec)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	// A running pod's affinity cannot change: partial platform support is
 	// a warning, as admission says it of a Pod update.
-	env.AffinityFixed = true
-	env.Budget = c.PullBudgets
-	d := decide.Decide(ctx, p, w.Object(), uses, env)
+	setting.AffinityFixed = true
+	setting.Budget = c.PullBudgets
+	d := decide.Decide(ctx, p, w.Object(), uses, setting)
 	worst := map[string]policies.Finding{}
 	for _, f := range d.Findings {
 		if prev, ok := worst[f.Pointer]; !ok || rank(f.Action) > rank(prev.Action) {

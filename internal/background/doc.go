@@ -1,15 +1,15 @@
-// Package background keeps admitted workloads pullable. Admission judged a
+// Package background keeps admitted workloads pullable. Admission checked a
 // Deployment's images when it was applied; a week later its tag may be
 // deleted, its pull secret expired, its platform dropped from the index, or
 // its tag moved to another build, and nothing shows it until a node drains
 // and the new pods sit in ImagePullBackOff.
 //
-// The Watcher re-judges, on the elected leader only, every image that
+// The Watcher checks again, on the elected leader only, every image that
 // running workloads name — Deployments, StatefulSets, DaemonSets, CronJobs,
 // running Jobs, ReplicaSets and bare Pods, never the Pods or ReplicaSets
 // those own — on a jittered interval and whenever a workload's images, a
 // pull secret or a service account change. It goes through the one decision
-// path admission uses (decide.Decide with decide.EnvFor, the same
+// path admission uses (decide.Decide with decide.SettingFor, the same
 // resolvers and policies), so its verdict is the one the webhook would give
 // the same object now. Within a cycle each (image, credential identity) is
 // asked once, and lookups per registry host are rate limited.

@@ -74,7 +74,7 @@ func newWorld(t testing.TB, objs ...client.Object) *world {
 func (w *world) checker(qps float64) *background.Checker {
 	return &background.Checker{
 		Cluster: w.view, QPS: qps,
-		Lookups: func(v1alpha1.Network) resolve.Lookup { return w.resolver },
+		ResolverFor: func(v1alpha1.Network) resolve.Lookup { return w.resolver },
 	}
 }
 

@@ -56,7 +56,7 @@ type Recorder interface {
 
 // Options configure a Watcher.
 type Options struct {
-	// Checker judges the workloads.
+	// Checker checks the workloads.
 	Checker *Checker
 	// Reader lists workloads and reads namespaces: the manager's cached
 	// client, whose cache holds CacheOptions.
@@ -90,7 +90,7 @@ type Watcher struct {
 	pending map[request]struct{}
 	signal  chan struct{}
 
-	// state is the last verdict per workload; only the run loop touches it.
+	// state is the last result per workload; only the run loop touches it.
 	state map[Key]Result
 	// unwritten are the namespaces whose Report could not be written (an
 	// API error, or reports off): written again with the next change.
@@ -162,7 +162,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 	}
 }
 
-// Cycle judges every workload once and brings the Reports, Events and
+// Cycle checks every workload once and brings the Reports, Events and
 // gauges up to date.
 func (w *Watcher) Cycle(ctx context.Context) error {
 	start := time.Now()
@@ -212,7 +212,7 @@ func (w *Watcher) collect(ctx context.Context, namespace string) ([]Workload, er
 	return out, nil
 }
 
-// checkChanges judges what the change notifications asked for.
+// checkChanges checks what the change notifications asked for.
 func (w *Watcher) checkChanges(ctx context.Context) error {
 	w.mu.Lock()
 	pending := w.pending
@@ -259,7 +259,7 @@ func filter[T any](s []T, keep func(T) bool) []T {
 	return out
 }
 
-// apply makes results the verdicts of the workloads inScope (those in
+// apply makes results the results of the workloads inScope (those in
 // scope without a result are gone), announces what newly fails, and writes
 // the Reports of the namespaces it touched and the gauges.
 func (w *Watcher) apply(ctx context.Context, results []Result, inScope func(Key) bool) error {
@@ -520,7 +520,7 @@ func (w *Watcher) enqueue(r request) {
 	}
 }
 
-// pullInputsChanged says whether an update changes what the watcher judges:
+// pullInputsChanged says whether an update changes what the watcher checks:
 // the pod spec (already slim in the cache), a Job's end or a Pod's.
 func pullInputsChanged(oldObj, newObj any) bool {
 	o, ok1 := objectOf(oldObj)

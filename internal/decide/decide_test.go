@@ -98,20 +98,16 @@ spec:
 				uses = append(uses, use(i, img))
 			}
 			creds := namedCreds{name: "secret ns/regcred"}
-			var credsFor []*workload.PodContext
-			var mu sync.Mutex
-			d := Decide(context.Background(), tt.policy, workload.Object{Kind: "Pod", Namespace: "ns", Name: "p"}, uses, Env{
-				Lookup: l,
-				Credentials: func(p *workload.PodContext) resolve.Credentials {
-					mu.Lock()
-					defer mu.Unlock()
-					credsFor = append(credsFor, p)
-					return creds
-				},
-				Nodes: func(*workload.PodContext) []policies.Node {
-					return []policies.Node{{Name: "n", Platform: amd64}}
-				},
-			})
+			c := &recordingCluster{creds: creds, nodes: []policies.Node{{Name: "n", Platform: amd64}}}
+			setting, err := SettingFor(context.Background(), c, "ns", uses, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.credsFor) != 1 || len(c.nodesFor) != 1 {
+				t.Errorf("SettingFor asked credentials %d times and nodes %d times for one pod spec, want once each", len(c.credsFor), len(c.nodesFor))
+			}
+			credsFor := c.credsFor
+			d := Decide(context.Background(), tt.policy, workload.Object{Kind: "Pod", Namespace: "ns", Name: "p"}, uses, setting)
 			sort.Strings(l.asked)
 			if diff := cmp.Diff(tt.wantAsked, l.asked); diff != "" {
 				t.Errorf("lookups (-want +got):\n%s", diff)
@@ -153,10 +149,28 @@ func TestDecideDeadline(t *testing.T) {
 		<-ctx.Done()
 		return image.Facts{}, ctx.Err()
 	})
-	d := Decide(ctx, policies.Default(), workload.Object{Kind: "Pod", Name: "p"}, []workload.ImageUse{{Container: "c", Image: "ghcr.io/acme/api:v1", Pod: &workload.PodContext{}}}, Env{Lookup: hang})
+	d := Decide(ctx, policies.Default(), workload.Object{Kind: "Pod", Name: "p"}, []workload.ImageUse{{Container: "c", Image: "ghcr.io/acme/api:v1", Pod: &workload.PodContext{}}}, Setting{Lookup: hang})
 	if len(d.Findings) != 1 || d.Findings[0].Class != image.Unreachable || d.Findings[0].Action != policies.Warn || !d.Allowed {
 		t.Errorf("want one Unreachable warning and the object allowed, got %+v", d)
 	}
+}
+
+// recordingCluster is a Cluster with one answer for every pod; it records
+// the pods it was asked about.
+type recordingCluster struct {
+	creds              resolve.Credentials
+	nodes              []policies.Node
+	credsFor, nodesFor []*workload.PodContext
+}
+
+func (c *recordingCluster) Credentials(_ context.Context, _ string, pod *workload.PodContext) (resolve.Credentials, error) {
+	c.credsFor = append(c.credsFor, pod)
+	return c.creds, nil
+}
+
+func (c *recordingCluster) Nodes(_ context.Context, pod *workload.PodContext) ([]policies.Node, error) {
+	c.nodesFor = append(c.nodesFor, pod)
+	return c.nodes, nil
 }
 
 type lookupFunc func(context.Context, resolve.Request) (image.Facts, error)

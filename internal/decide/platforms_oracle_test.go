@@ -205,11 +205,9 @@ func decideOn(lookup resolve.Lookup, img string, node oracleNode) policies.Decis
 	use := workload.ImageUse{Container: "c", Kind: workload.Container, Image: img,
 		Pointer: "/spec/containers/0/image", Pod: &workload.PodContext{SpecPointer: "/spec"}}
 	return decide.Decide(context.Background(), policies.Default(), workload.Object{Kind: "Pod", Namespace: "ns", Name: "p"},
-		[]workload.ImageUse{use}, decide.Env{
+		[]workload.ImageUse{use}, decide.Setting{
 			Lookup: lookup,
-			Nodes: func(pod *workload.PodContext) []policies.Node {
-				return cluster.CandidateNodes(logr.Discard(), nodes, pod)
-			},
+			Pods:   map[*workload.PodContext]decide.Pod{use.Pod: {Nodes: cluster.CandidateNodes(logr.Discard(), nodes, use.Pod)}},
 		})
 }
 

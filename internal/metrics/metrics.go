@@ -38,6 +38,8 @@ const (
 	MaxEndpoints = 4
 	// MaxHosts: registry hosts are user input (any pod may name any host).
 	MaxHosts = 50
+	// MaxReasons: the webhook's eight reasons (webhook.Reasons), with room.
+	MaxReasons = 12
 )
 
 // Metrics records what pullguard does. It implements the webhook's Recorder.
@@ -54,7 +56,7 @@ type Metrics struct {
 	bg         *background
 	pullBudget *budget
 
-	kinds, endpoints, hosts *bounded
+	kinds, endpoints, hosts, reasons *bounded
 }
 
 // New creates pullguard's metrics and registers them on reg
@@ -68,8 +70,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		reg: reg,
 		admissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "admission_requests_total",
-			Help: "Admission requests answered, by object kind, endpoint (mutate, validate) and whether allowed.",
-		}, []string{"kind", "endpoint", "allowed"}),
+			Help: "Admission requests answered, by object kind, endpoint (mutate, validate), whether allowed, and reason (checked, or why the images were not: operation, subresource, no-pod-spec, no-new-image, nothing-to-mutate, unchecked, bad-review).",
+		}, []string{"kind", "endpoint", "allowed", "reason"}),
 		admissionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "admission_duration_seconds",
 			Help:    "Time to answer an admission request, by object kind and endpoint.",
@@ -91,6 +93,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		kinds:      newBounded(MaxKinds),
 		endpoints:  newBounded(MaxEndpoints),
 		hosts:      newBounded(MaxHosts),
+		reasons:    newBounded(MaxReasons),
 		bg:         newBackground(),
 		pullBudget: newBudget(),
 	}
@@ -104,13 +107,14 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// Admission records one answered admission request.
-func (m *Metrics) Admission(kind, endpoint string, allowed bool, d time.Duration) {
+// Admission records one answered admission request and the reason of its
+// answer (webhook.Reason).
+func (m *Metrics) Admission(kind, endpoint string, allowed bool, reason string, d time.Duration) {
 	if m == nil {
 		return
 	}
 	kind, endpoint = m.kinds.value(kind), m.endpoints.value(endpoint)
-	m.admissions.WithLabelValues(kind, endpoint, strconv.FormatBool(allowed)).Inc()
+	m.admissions.WithLabelValues(kind, endpoint, strconv.FormatBool(allowed), m.reasons.value(reason)).Inc()
 	m.admissionDuration.WithLabelValues(kind, endpoint).Observe(d.Seconds())
 }
 

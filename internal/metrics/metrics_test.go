@@ -64,19 +64,21 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 func TestAdmissionAndFinding(t *testing.T) {
 	t.Parallel()
 	m, reg := newMetrics(t)
-	m.Admission("Pod", "validate", true, 20*time.Millisecond)
-	m.Admission("Pod", "validate", true, 30*time.Millisecond)
-	m.Admission("Deployment", "mutate", false, time.Second)
+	m.Admission("Pod", "validate", true, "checked", 20*time.Millisecond)
+	m.Admission("Pod", "validate", true, "checked", 30*time.Millisecond)
+	m.Admission("Pod", "validate", true, "no-new-image", time.Millisecond)
+	m.Admission("Deployment", "mutate", false, "checked", time.Second)
 	m.Finding(image.NotFound, policies.Deny)
 	m.Finding(image.NotFound, policies.Deny)
 	m.Finding(image.RateLimited, policies.Warn)
 	m.Finding("SomethingNew", "Shrug") // never a label value outside the closed sets
 
 	want := `
-# HELP pullguard_admission_requests_total Admission requests answered, by object kind, endpoint (mutate, validate) and whether allowed.
+# HELP pullguard_admission_requests_total Admission requests answered, by object kind, endpoint (mutate, validate), whether allowed, and reason (checked, or why the images were not: operation, subresource, no-pod-spec, no-new-image, nothing-to-mutate, unchecked, bad-review).
 # TYPE pullguard_admission_requests_total counter
-pullguard_admission_requests_total{allowed="false",endpoint="mutate",kind="Deployment"} 1
-pullguard_admission_requests_total{allowed="true",endpoint="validate",kind="Pod"} 2
+pullguard_admission_requests_total{allowed="false",endpoint="mutate",kind="Deployment",reason="checked"} 1
+pullguard_admission_requests_total{allowed="true",endpoint="validate",kind="Pod",reason="checked"} 2
+pullguard_admission_requests_total{allowed="true",endpoint="validate",kind="Pod",reason="no-new-image"} 1
 # HELP pullguard_findings_total Findings decided, by finding class and the action the policy took.
 # TYPE pullguard_findings_total counter
 pullguard_findings_total{action="Deny",class="NotFound"} 2
@@ -88,8 +90,8 @@ pullguard_findings_total{action="other",class="other"} 1
 		t.Error(err)
 	}
 	if got := histogramCount(t, reg, "pullguard_admission_duration_seconds",
-		map[string]string{"kind": "Pod", "endpoint": "validate"}); got != 2 {
-		t.Errorf("admission_duration_seconds{Pod,validate} count = %d, want 2", got)
+		map[string]string{"kind": "Pod", "endpoint": "validate"}); got != 3 {
+		t.Errorf("admission_duration_seconds{Pod,validate} count = %d, want 3", got)
 	}
 }
 
@@ -102,16 +104,26 @@ func TestLabelsAreBounded(t *testing.T) {
 		limit  int
 	}{
 		{
-			name:   "kinds",
-			record: func(m *Metrics, i int) { m.Admission("Kind"+strconv.Itoa(i), "validate", true, time.Millisecond) },
+			name: "kinds",
+			record: func(m *Metrics, i int) {
+				m.Admission("Kind"+strconv.Itoa(i), "validate", true, "checked", time.Millisecond)
+			},
 			metric: "pullguard_admission_requests_total",
 			limit:  MaxKinds,
 		},
 		{
-			name:   "endpoints",
-			record: func(m *Metrics, i int) { m.Admission("Pod", "/path"+strconv.Itoa(i), true, time.Millisecond) },
+			name: "endpoints",
+			record: func(m *Metrics, i int) {
+				m.Admission("Pod", "/path"+strconv.Itoa(i), true, "checked", time.Millisecond)
+			},
 			metric: "pullguard_admission_requests_total",
 			limit:  MaxEndpoints,
+		},
+		{
+			name:   "reasons",
+			record: func(m *Metrics, i int) { m.Admission("Pod", "validate", true, "why"+strconv.Itoa(i), time.Millisecond) },
+			metric: "pullguard_admission_requests_total",
+			limit:  MaxReasons,
 		},
 	}
 	for _, tt := range tests {
@@ -150,7 +162,7 @@ func TestNewTwiceOnOneRegistryFails(t *testing.T) {
 func TestNilMetricsRecordNothing(t *testing.T) {
 	t.Parallel()
 	var m *Metrics
-	m.Admission("Pod", "validate", true, time.Second)
+	m.Admission("Pod", "validate", true, "checked", time.Second)
 	m.Finding(image.NotFound, policies.Deny)
 	if rt := m.Transport(nil); rt != nil {
 		t.Errorf("nil.Transport(nil) = %v", rt)

@@ -333,12 +333,6 @@ func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (
 		jobs = append(jobs, job{doc: doc, obj: obj, uses: uses})
 	}
 	labelsOf := namespaceLabels(run.docs)
-	env := decide.Env{
-		Credentials: func(*workload.PodContext) resolve.Credentials { return run.credentials },
-		Nodes: func(pod *workload.PodContext) []policies.Node {
-			return cluster.CandidateNodes(logr.Discard(), run.nodes, pod)
-		},
-	}
 	decisions := make([]policies.Decision, len(jobs))
 	var g errgroup.Group
 	g.SetLimit(checkParallelism)
@@ -347,9 +341,8 @@ func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (
 			octx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			policy := run.policies.For(labelsOf(jobs[i].obj.Namespace))
-			env := env
-			env.Lookup = run.lookups(policy.Network())
-			decisions[i] = decide.Decide(octx, policy, jobs[i].obj, jobs[i].uses, env)
+			setting, _ := decide.SettingFor(octx, offlineCluster{run}, jobs[i].obj.Namespace, jobs[i].uses, run.lookups(policy.Network()))
+			decisions[i] = decide.Decide(octx, policy, jobs[i].obj, jobs[i].uses, setting)
 			return nil
 		})
 	}
@@ -359,4 +352,17 @@ func checkDocuments(ctx context.Context, run *checkRun, timeout time.Duration) (
 		report.add(j.doc, j.obj, j.uses, decisions[i])
 	}
 	return report, nil
+}
+
+// offlineCluster is the cluster check stands in for: the credentials of
+// its flags for every pod, and the nodes of --platform filtered per pod as
+// the webhook's cluster view filters real ones. It never fails.
+type offlineCluster struct{ run *checkRun }
+
+func (c offlineCluster) Credentials(context.Context, string, *workload.PodContext) (resolve.Credentials, error) {
+	return c.run.credentials, nil
+}
+
+func (c offlineCluster) Nodes(_ context.Context, pod *workload.PodContext) ([]policies.Node, error) {
+	return cluster.CandidateNodes(logr.Discard(), c.run.nodes, pod), nil
 }

@@ -324,24 +324,15 @@ func (d *diagnoser) pod(ctx context.Context, p *corev1.Pod) (diagnosedPod, error
 	node := d.node(ctx, p.Spec.NodeName)
 	obj := workload.Object{APIVersion: "v1", Kind: "Pod", Namespace: p.Namespace, Name: p.Name}
 	uses := workload.Uses(&p.Spec, "/spec")
-	var pc *workload.PodContext
-	if len(uses) > 0 {
-		pc = uses[0].Pod
-	}
-	creds, err := d.view.Credentials(ctx, p.Namespace, pc)
+	setting, err := decide.SettingFor(ctx, scheduledPod{view: d.view, node: node}, p.Namespace, uses, d.lookup)
 	if err != nil {
 		return out, err
 	}
-	env := decide.Env{
-		Lookup:      d.lookup,
-		Credentials: func(*workload.PodContext) resolve.Credentials { return creds },
+	decision := decide.Decide(ctx, policies.Default().VerifyingTo(image.VerifyLayers), obj, uses, setting)
+	var creds resolve.Credentials
+	if len(uses) > 0 {
+		creds = setting.Pods[uses[0].Pod].Credentials
 	}
-	if node != nil {
-		if n, ok := cluster.NodeOf(node); ok {
-			env.Nodes = func(*workload.PodContext) []policies.Node { return []policies.Node{n} }
-		}
-	}
-	decision := decide.Decide(ctx, policies.Default().VerifyingTo(image.VerifyLayers), obj, uses, env)
 	for _, sc := range stuck {
 		s := sc.status
 		in := diagnose.Inputs{
@@ -524,4 +515,26 @@ func whereText(where string) string {
 		return "on the node"
 	}
 	return "in the registry"
+}
+
+// scheduledPod is the cluster as a pod already bound to a node sees it:
+// the credentials the cluster view gives, and that node alone as its
+// candidate (none when the pod is not bound or the node is gone).
+type scheduledPod struct {
+	view *cluster.View
+	node *corev1.Node
+}
+
+func (s scheduledPod) Credentials(ctx context.Context, namespace string, pod *workload.PodContext) (resolve.Credentials, error) {
+	return s.view.Credentials(ctx, namespace, pod)
+}
+
+func (s scheduledPod) Nodes(context.Context, *workload.PodContext) ([]policies.Node, error) {
+	if s.node == nil {
+		return nil, nil
+	}
+	if n, ok := cluster.NodeOf(s.node); ok {
+		return []policies.Node{n}, nil
+	}
+	return nil, nil
 }

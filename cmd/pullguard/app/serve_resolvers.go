@@ -28,7 +28,7 @@ const maxNetworks = 32
 // widened by a policy's spec.network) a resolver of its own: the address
 // guard is part of the transport, so two allowances cannot share one, and
 // sharing a cache across them would let a policy that allows private
-// addresses answer for one that does not. It is webhook.Options.Lookups.
+// addresses answer for one that does not. It is webhook.Options.ResolverFor.
 type networkResolvers struct {
 	base addressguard.Config
 	// maxFlight bounds each shared registry lookup: the request budget, so

@@ -139,7 +139,7 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return serveFailed(err)
 	}
 	webhook.NewHandlers(view, webhook.Options{
-		Lookups:     lookups.Lookup,
+		ResolverFor: lookups.Lookup,
 		Budget:      o.budget(),
 		Recorder:    m,
 		PullBudgets: lookups.PullBudget,
@@ -201,7 +201,7 @@ func newWatcher(mgr ctrl.Manager, o *serveOptions, view *cluster.View, lookups *
 	}
 	return background.New(background.Options{
 		Checker: &background.Checker{
-			Cluster: view, Lookups: lookups.Lookup, QPS: o.backgroundQPS, PullBudgets: lookups.PullBudget,
+			Cluster: view, ResolverFor: lookups.Lookup, QPS: o.backgroundQPS, PullBudgets: lookups.PullBudget,
 		},
 		Reader:       mgr.GetClient(),
 		Informers:    mgr.GetCache(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -22,7 +23,7 @@ import (
 // other subresource (status, binding, eviction…) carries no new image.
 const ephemeralContainers = "ephemeralcontainers"
 
-// BadReviewError is a review the handlers cannot judge: no object, an object
+// BadReviewError is a review the handlers cannot check: no object, an object
 // that is not JSON, or an object of another kind than the request names. It
 // is answered with 400 Bad Request.
 type BadReviewError struct {
@@ -39,53 +40,92 @@ func (e *BadReviewError) Error() string {
 
 func (e *BadReviewError) Unwrap() error { return e.Err }
 
-// Why a request is allowed without being judged: the message of the
-// early allow, so that in logs and answers "skipped" and "checked, fine"
-// differ (as k8s-digester's reason constants do).
+// Reason says how a request was answered: its images checked, or why
+// not. It is the answer's message for an early allow, the V(1) log's
+// reason, and the reason label of pullguard_admission_requests_total, so
+// "skipped" and "checked, fine" differ everywhere (as k8s-digester's reason
+// constants do). The set is closed: a label fed from it stays bounded.
+type Reason string
+
+// The reasons. Checked is the only one whose images were decided.
 const (
-	SkippedOperation       = "pullguard: not checked: only CREATE and UPDATE are"
-	SkippedSubresource     = "pullguard: not checked: a subresource other than ephemeralcontainers"
-	SkippedNotWorkload     = "pullguard: not checked: the object has no pod spec"
-	SkippedNoNewImage      = "pullguard: not checked: the update changes no image"
-	SkippedNothingToMutate = "pullguard: nothing to mutate: the policy pins, mirrors and adds affinity to nothing of this kind"
+	Checked Reason = "checked"
+	// SkippedOperation: only CREATE and UPDATE carry new images.
+	SkippedOperation Reason = "operation"
+	// SkippedSubresource: a subresource other than ephemeralcontainers.
+	SkippedSubresource Reason = "subresource"
+	// SkippedNotWorkload: the object has no pod spec.
+	SkippedNotWorkload Reason = "no-pod-spec"
+	// SkippedNoNewImage: an UPDATE that changes no image.
+	SkippedNoNewImage Reason = "no-new-image"
+	// SkippedNothingToMutate: the mutating endpoint, for a kind the policy
+	// neither pins, mirrors nor pins to platforms.
+	SkippedNothingToMutate Reason = "nothing-to-mutate"
+	// Unchecked: pullguard itself failed (its cluster view, a bug); the
+	// request is allowed, as failurePolicy Ignore would allow it.
+	Unchecked Reason = "unchecked"
+	// BadReview: a malformed or unexpected review, answered 400.
+	BadReview Reason = "bad-review"
 )
 
-// verdict is what one request came to, before it becomes a response.
-type verdict struct {
-	// bad is a malformed or unexpected review.
-	bad error
-	// failed is a failure of pullguard itself (its cluster view); the
-	// request is allowed unchecked, as failurePolicy Ignore would allow it
-	// if pullguard were down.
-	failed error
-	// skipped says why there was nothing to judge (an early allow); ""
-	// when the request was judged.
-	skipped string
+// Reasons are every Reason, for the metrics' bounded label.
+var Reasons = []Reason{Checked, SkippedOperation, SkippedSubresource, SkippedNotWorkload,
+	SkippedNoNewImage, SkippedNothingToMutate, Unchecked, BadReview}
 
-	raw         []byte
-	obj         workload.Object
-	policy      *policies.Policy
+// skipMessages are the early allows' messages, one per skip reason.
+var skipMessages = map[Reason]string{
+	SkippedOperation:       "pullguard: not checked: only CREATE and UPDATE are",
+	SkippedSubresource:     "pullguard: not checked: a subresource other than ephemeralcontainers",
+	SkippedNotWorkload:     "pullguard: not checked: the object has no pod spec",
+	SkippedNoNewImage:      "pullguard: not checked: the update changes no image",
+	SkippedNothingToMutate: "pullguard: nothing to mutate: the policy pins, mirrors and adds affinity to nothing of this kind",
+}
+
+// Message is the text an early allow of this reason answers with, "" for
+// reasons that are not skips.
+func (r Reason) Message() string { return skipMessages[r] }
+
+// reply is an endpoint's response and the reason it was given.
+type reply struct {
+	admission.Response
+	reason Reason
+}
+
+// skipped allows the request unchecked, saying why.
+func skipped(ctx context.Context, r Reason) *reply {
+	logf.FromContext(ctx).V(1).Info("allowed unchecked", "reason", string(r))
+	return &reply{Response: admission.Allowed(r.Message()), reason: r}
+}
+
+// checked is a request whose image uses were decided: what the endpoints
+// turn into their answers.
+type checked struct {
+	obj    workload.Object
+	policy *policies.Policy
+	// spec is the object's pod spec, at specPointer in the raw object.
 	spec        *corev1.PodSpec
 	specPointer string
 	decision    policies.Decision
 }
 
-// judge decodes the request, allows early what carries no new image (and,
-// for the mutating endpoint, what the policy cannot change), and decides on
-// the rest under the endpoint's budget.
-func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint string) verdict {
+// check decodes the request and decides on the image uses it adds, under
+// the endpoint's budget. What it cannot or need not decide it answers at
+// once (the second result): an early allow with its reason, a bad review,
+// or an unchecked allow when pullguard's own cluster view failed. The
+// mutating endpoint also answers early for what the policy cannot change.
+func (h *Handlers) check(ctx context.Context, req admission.Request, endpoint string) (*checked, *reply) {
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return verdict{skipped: SkippedOperation}
+		return nil, skipped(ctx, SkippedOperation)
 	}
 	if req.SubResource != "" && req.SubResource != ephemeralContainers {
-		return verdict{skipped: SkippedSubresource}
+		return nil, skipped(ctx, SkippedSubresource)
 	}
 	obj, spec, specPointer, err := decodeRequest(req)
 	if err != nil {
 		if errors.Is(err, workload.ErrNotWorkload) {
-			return verdict{skipped: SkippedNotWorkload}
+			return nil, skipped(ctx, SkippedNotWorkload)
 		}
-		return verdict{bad: err}
+		return nil, &reply{Response: admission.Errored(http.StatusBadRequest, err), reason: BadReview}
 	}
 	if req.Namespace != "" {
 		// A pod's metadata.namespace may be empty: the request's is the truth.
@@ -93,28 +133,33 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint st
 	}
 	uses := changedUses(req, workload.Uses(spec, specPointer))
 	if len(uses) == 0 {
-		return verdict{skipped: SkippedNoNewImage}
+		return nil, skipped(ctx, SkippedNoNewImage)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, h.endpointBudget(endpoint))
 	defer cancel()
 	p, err := h.view.Policy(ctx, req.Namespace)
 	if err != nil {
-		return verdict{failed: fmt.Errorf("reading the image policy: %w", err)}
+		return nil, unchecked(ctx, endpoint, fmt.Errorf("reading the image policy: %w", err))
 	}
 	if endpoint == EndpointMutate && !p.Mutates(obj.Kind) {
 		// Nothing to pin, mirror or pin to platforms: asking registries
 		// here would only spend time the validating call needs.
-		return verdict{skipped: SkippedNothingToMutate}
+		return nil, skipped(ctx, SkippedNothingToMutate)
 	}
-	env, err := h.env(ctx, req.Namespace, p, uses)
+	var resolver resolve.Lookup
+	if h.resolverFor != nil {
+		resolver = h.resolverFor(p.Network())
+	}
+	setting, err := decide.SettingFor(ctx, h.view, req.Namespace, uses, resolver)
 	if err != nil {
-		return verdict{failed: err}
+		return nil, unchecked(ctx, endpoint, err)
 	}
+	setting.Budget = h.budgets
 	// A Pod's spec is immutable after creation but for its images: affinity
 	// can only be added when it is created.
-	env.AffinityFixed = req.Operation == admissionv1.Update && obj.Kind == "Pod"
-	d := decide.Decide(ctx, p, obj, uses, env)
+	setting.AffinityFixed = req.Operation == admissionv1.Update && obj.Kind == "Pod"
+	d := decide.Decide(ctx, p, obj, uses, setting)
 
 	log := logf.FromContext(ctx).V(1)
 	log.Info("decided", "object", obj.String(), "policy", p.Name(), "images", len(uses),
@@ -122,10 +167,7 @@ func (h *Handlers) judge(ctx context.Context, req admission.Request, endpoint st
 	for _, f := range d.Findings {
 		log.Info("finding", "container", f.Container, "image", f.Image, "class", f.Class, "action", f.Action)
 	}
-	return verdict{
-		raw: req.Object.Raw, obj: obj, policy: p,
-		spec: spec, specPointer: specPointer, decision: d,
-	}
+	return &checked{obj: obj, policy: p, spec: spec, specPointer: specPointer, decision: d}, nil
 }
 
 // endpointBudget is the time an endpoint may spend resolving. The API
@@ -196,16 +238,4 @@ func changedUses(req admission.Request, uses []workload.ImageUse) []workload.Ima
 		}
 	}
 	return changed
-}
-
-// env builds decide's Env from the cluster view (decide.EnvFor), with the
-// resolver for the policy's network allowances.
-func (h *Handlers) env(ctx context.Context, namespace string, p *policies.Policy, uses []workload.ImageUse) (decide.Env, error) {
-	var lookup resolve.Lookup
-	if h.lookups != nil {
-		lookup = h.lookups(p.Network())
-	}
-	env, err := decide.EnvFor(ctx, h.view, namespace, uses, lookup)
-	env.Budget = h.budgets
-	return env, err
 }

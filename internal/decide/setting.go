@@ -9,9 +9,9 @@ import (
 	"github.com/pullguard/pullguard/policies"
 )
 
-// Cluster is what EnvFor reads about the cluster, served from the
+// Cluster is what SettingFor reads about the cluster, served from the
 // manager's informer caches (internal/cluster.View has it); every front
-// door that judges pods in a cluster asks it.
+// door that decides on pods in a cluster asks it.
 type Cluster interface {
 	// Credentials are those the kubelet would try to pull for a pod of
 	// namespace: the pod's imagePullSecrets (or, when it names none, its
@@ -26,30 +26,25 @@ type Cluster interface {
 	Nodes(ctx context.Context, pod *workload.PodContext) ([]policies.Node, error)
 }
 
-// EnvFor asks c once per pod spec of uses for the credentials and the
+// SettingFor asks c once per pod spec of uses for the credentials and the
 // candidate nodes, so every front door (the webhook, background
-// verification) builds the same Env for the same pods. An error is a
-// failure of the cluster view, not of an image.
-func EnvFor(ctx context.Context, c Cluster, namespace string, uses []workload.ImageUse, lookup resolve.Lookup) (Env, error) {
-	creds := map[*workload.PodContext]resolve.Credentials{}
-	nodes := map[*workload.PodContext][]policies.Node{}
+// verification, check, diagnose) builds the same Setting for the same
+// pods. An error is a failure of the cluster view, not of an image.
+func SettingFor(ctx context.Context, c Cluster, namespace string, uses []workload.ImageUse, lookup resolve.Lookup) (Setting, error) {
+	pods := map[*workload.PodContext]Pod{}
 	for _, u := range uses {
-		if _, ok := nodes[u.Pod]; ok {
+		if _, ok := pods[u.Pod]; ok {
 			continue
 		}
-		cr, err := c.Credentials(ctx, namespace, u.Pod)
+		creds, err := c.Credentials(ctx, namespace, u.Pod)
 		if err != nil {
-			return Env{}, fmt.Errorf("reading pull credentials: %w", err)
+			return Setting{}, fmt.Errorf("reading pull credentials: %w", err)
 		}
-		ns, err := c.Nodes(ctx, u.Pod)
+		nodes, err := c.Nodes(ctx, u.Pod)
 		if err != nil {
-			return Env{}, fmt.Errorf("reading nodes: %w", err)
+			return Setting{}, fmt.Errorf("reading nodes: %w", err)
 		}
-		creds[u.Pod], nodes[u.Pod] = cr, ns
+		pods[u.Pod] = Pod{Credentials: creds, Nodes: nodes}
 	}
-	return Env{
-		Lookup:      lookup,
-		Credentials: func(pod *workload.PodContext) resolve.Credentials { return creds[pod] },
-		Nodes:       func(pod *workload.PodContext) []policies.Node { return nodes[pod] },
-	}, nil
+	return Setting{Lookup: lookup, Pods: pods}, nil
 }
