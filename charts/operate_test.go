@@ -248,7 +248,7 @@ func TestAlertsAndDashboardNameRealMetrics(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"PullguardDown", "PullguardAdmissionSlow", "PullguardRegistryFailing", "PullguardDenialsSpike",
-		"PullguardWebhookFailingOpen", "PullguardWebhookRejected",
+		"PullguardWebhookFailingOpen", "PullguardWebhookRejected", "PullguardAdmittingUnchecked",
 		"PullguardWorkloadsAtRisk", "PullguardBackgroundStalled", "PullguardPullBudgetLow"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("PrometheusRule lacks alert %s (has %q)", want, alerts)
