@@ -51,9 +51,9 @@ func WithTransport(rt http.RoundTripper) Option {
 }
 
 // WithInsecureRegistries lists registry hosts ("registry.local:5000", or
-// "registry.local" for any port) that may be reached over plain HTTP, or over
-// TLS without verification when the transport is an *http.Transport. No
-// other host ever is. Give the address guard the same list.
+// "registry.local" for any port) that may be reached over plain HTTP. No
+// other host ever is. TLS without verification is the transport's to allow:
+// give the address guard (WithTransport) the same list.
 func WithInsecureRegistries(hosts ...string) Option {
 	return func(r *Resolver) {
 		for _, h := range hosts {

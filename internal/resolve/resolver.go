@@ -90,7 +90,7 @@ func New(opts ...Option) *Resolver {
 	// the request's deadline, the redirect limit, the body caps, the stall
 	// guard, then the caller's transport (the address guard's).
 	r.transport = userAgent{agent: DefaultUserAgent, next: retrying{next: redirectLimit{next: bodyLimit{
-		next:   newStallGuard(withInsecureTLS(r.transport, r.insecure, r.isInsecure), r.stallAfter, DefaultStallProbe),
+		next:   newStallGuard(r.transport, r.stallAfter, DefaultStallProbe),
 		budget: semaphore.NewWeighted(r.bodyMemory),
 	}}}}
 	r.tags = cache.New[v1.Hash](DefaultTagCacheSize, r.maxFlight)
