@@ -3,15 +3,10 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"strconv"
@@ -23,6 +18,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/pullguard/pullguard/certs"
 	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
@@ -137,35 +133,25 @@ func serveHTTPS(tb testing.TB, h *Handlers) (string, *http.Client) {
 	}
 }
 
-// selfSigned is a certificate for 127.0.0.1 and a pool trusting it.
+// selfSigned is a certificate for 127.0.0.1, issued by a CA of the
+// project's one generator (certs.Authority), and a pool trusting that CA.
 func selfSigned(tb testing.TB) (tls.Certificate, *x509.CertPool) {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := certs.NewAuthority("pullguard-test CA", time.Now(), time.Hour)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "pullguard-test"},
-		NotBefore:             time.Now().Add(-time.Minute),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	certPEM, keyPEM, err := ca.Issue(certs.Serving{CommonName: "pullguard-test", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Validity: time.Hour}, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	leaf, err := x509.ParseCertificate(der)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+	pool.AddCert(ca.Certificate())
+	return cert, pool
 }
 
 // distinctImages is how many images the 1,000 admissions name.
