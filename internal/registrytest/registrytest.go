@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -100,8 +101,8 @@ func WithBearerAuth(user, password string) Option {
 }
 
 // WithTLS serves HTTPS on a certificate httptest made, which nothing but
-// the registry's own WriteOptions and Server.Client trust: a registry whose
-// CA the client does not know.
+// the registry's own WriteOptions and Server.Client trust (and a client
+// given CAPEM): a registry whose CA the client does not know.
 func WithTLS() Option {
 	return func(r *Registry) { r.tls = true }
 }
@@ -182,12 +183,8 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	} else if r.user != "" {
-		u, p, ok := req.BasicAuth()
-		if !ok || u != r.user || p != r.password {
-			w.Header().Set("WWW-Authenticate", `Basic realm="registrytest"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+		if u, p, ok := req.BasicAuth(); !ok || u != r.user || p != r.password {
+			unauthorized(w, `Basic realm="registrytest"`)
 			return
 		}
 	}
@@ -223,9 +220,16 @@ func (r *Registry) bearerAuth(w http.ResponseWriter, req *http.Request) bool {
 
 func unauthorized(w http.ResponseWriter, challenge string) {
 	w.Header().Set("WWW-Authenticate", challenge)
+	WriteError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+}
+
+// WriteError answers with status and the registry API's error body
+// ({"errors":[{"code":…,"message":…}]}), as a test's Wrap refuses a
+// request the way a registry does.
+func WriteError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusUnauthorized)
-	fmt.Fprint(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, message)
 }
 
 // Kinds counts the requests served so far by kind.
@@ -262,6 +266,16 @@ func (r *Registry) Resume() { r.hanging.Store(false) }
 
 // Requests counts every request served so far.
 func (r *Registry) Requests() int64 { return r.requests.Load() }
+
+// CAPEM is, with WithTLS, the registry's certificate in PEM (self-signed:
+// its own CA), as a --registry-ca-file or a hosts.toml ca holds it; nil
+// without WithTLS.
+func (r *Registry) CAPEM() []byte {
+	if !r.tls {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Server.Certificate().Raw})
+}
 
 // WriteOptions are what pushing to the registry takes: its credentials,
 // and with WithTLS a transport that trusts its certificate.
