@@ -2,11 +2,7 @@ package nodehosts
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,13 +10,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
-	"github.com/pullguard/pullguard/internal/fixtures"
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/registrytest"
 	"github.com/pullguard/pullguard/internal/resolve"
@@ -64,7 +56,7 @@ func brief(hs []Host) []string {
 // TestFor: which hosts containerd tries, in which order, for a registry.
 func TestFor(t *testing.T) {
 	t.Parallel()
-	_, ca := mirror(t)
+	ca := string(registrytest.New(t, registrytest.WithTLS()).CAPEM())
 	root := writeDirs(t, map[string]string{
 		"docker.io/hosts.toml": `server = "https://registry-1.docker.io"
 [host."https://b.mirror"]
@@ -142,31 +134,6 @@ func TestLoadRefuses(t *testing.T) {
 	}
 }
 
-// mirror is a TLS registry on loopback with its own CA.
-func mirror(t *testing.T) (*httptest.Server, string) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	// The test without the mirror's CA makes a handshake fail on purpose.
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	return srv, string(caPEM)
-}
-
-func push(t *testing.T, ref string, p v1.Platform, opts ...remote.Option) v1.Hash {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := fixtures.PushImage(r, p, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // TestResolveThroughNodeMirror: an image named on a docker-style host is
 // resolved where the nodes pull it — the hosts.toml mirror, trusted with
 // its own CA — and from the upstream when the mirror is down, cannot be
@@ -193,13 +160,13 @@ func TestResolveThroughNodeMirror(t *testing.T) {
 			t.Parallel()
 			up := registrytest.New(t)
 			upDigest := up.PushImage(t, "library/app:v1", arm64)
-			m, caPEM := mirror(t)
-			mhost := strings.TrimPrefix(m.URL, "https://")
-			mDigest := push(t, mhost+"/library/app:v1", amd64, remote.WithTransport(m.Client().Transport))
+			m := registrytest.New(t, registrytest.WithTLS()) // its own CA
+			mhost := m.Host
+			mDigest := m.PushImage(t, "library/app:v1", amd64)
 			// The mirror also holds the upstream's image, by digest.
-			push(t, mhost+"/library/app:v1-up", arm64, remote.WithTransport(m.Client().Transport))
+			m.PushImage(t, "library/app:v1-up", arm64)
 			if tt.down {
-				m.Close()
+				m.Server.Close()
 			}
 			pushes := up.Requests()
 			toml := "server = \"http://" + up.Host + "\"\n[host.\"https://" + mhost + "\"]\n"
@@ -209,7 +176,7 @@ func TestResolveThroughNodeMirror(t *testing.T) {
 			if tt.withCA {
 				toml += "  ca = \"mirror-ca.pem\"\n"
 			}
-			root := writeDirs(t, map[string]string{"docker.io/hosts.toml": toml, "docker.io/mirror-ca.pem": caPEM})
+			root := writeDirs(t, map[string]string{"docker.io/hosts.toml": toml, "docker.io/mirror-ca.pem": string(m.CAPEM())})
 			cfg, err := Load(root)
 			if err != nil {
 				t.Fatal(err)
@@ -250,9 +217,9 @@ func TestResolveThroughNodeMirror(t *testing.T) {
 func TestAllMirrorsFailing(t *testing.T) {
 	t.Parallel()
 	up := registrytest.New(t)
-	m, _ := mirror(t)
-	m.Close()
-	root := writeDirs(t, map[string]string{"docker.io/hosts.toml": "server = \"http://" + up.Host + "\"\n[host.\"" + m.URL + "\"]\n"})
+	m := registrytest.New(t, registrytest.WithTLS())
+	m.Server.Close()
+	root := writeDirs(t, map[string]string{"docker.io/hosts.toml": "server = \"http://" + up.Host + "\"\n[host.\"" + m.Server.URL + "\"]\n"})
 	cfg, err := Load(root)
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"encoding/xml"
 	"fmt"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,12 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	imagefixtures "github.com/pullguard/pullguard/internal/fixtures"
 	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
@@ -371,22 +363,11 @@ func TestCheckPlainHTTPNeedsInsecure(t *testing.T) {
 // refused without it (no silent fallback to unverified TLS).
 func TestCheckRegistryCA(t *testing.T) {
 	t.Parallel()
-	quiet := log.New(io.Discard, "", 0)
-	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(quiet)))
-	srv.Config.ErrorLog = quiet // the refused handshake is the point of one case
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "https://")
-	ref, err := name.ParseReference(host + "/shop/api:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := imagefixtures.PushIndex(ref, []v1.Platform{amd64, arm64}, remote.WithTransport(srv.Client().Transport)); err != nil {
-		t.Fatal(err)
-	}
+	reg := registrytest.New(t, registrytest.WithTLS())
+	reg.PushIndex(t, "shop/api:v1", amd64, arm64)
 	dir := t.TempDir()
-	ca := writeFile(t, dir, "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
-	file := writeFile(t, dir, "app.yaml", deployment("api", host+"/shop/api:v1"))
+	ca := writeFile(t, dir, "ca.crt", string(reg.CAPEM()))
+	file := writeFile(t, dir, "app.yaml", deployment("api", reg.Ref("shop/api:v1")))
 	tests := []struct {
 		name        string
 		args        []string

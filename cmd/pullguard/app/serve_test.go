@@ -3,11 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/pem"
 	"errors"
 	"io"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/pullguard/pullguard/certs"
 	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/registrytest"
 	"github.com/pullguard/pullguard/webhook"
 )
 
@@ -243,12 +242,10 @@ func TestServeInsecureRegistryHostsAccepted(t *testing.T) {
 func TestServeGuard(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv := httptest.NewTLSServer(nil)
-	t.Cleanup(srv.Close)
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	reg := registrytest.New(t, registrytest.WithTLS())
 	ca := filepath.Join(dir, "ca.crt")
 	notPEM := filepath.Join(dir, "key.txt")
-	for path, data := range map[string][]byte{ca: caPEM, notPEM: []byte("not a certificate")} {
+	for path, data := range map[string][]byte{ca: reg.CAPEM(), notPEM: []byte("not a certificate")} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
