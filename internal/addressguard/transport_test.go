@@ -13,9 +13,10 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
 // counting starts a server that counts requests and answers 200 "ok".
@@ -173,6 +174,8 @@ func TestTransportTLSVerification(t *testing.T) {
 	}
 }
 
+// A registry that redirects (as registries send blobs to their storage) to
+// an address the guard blocks is refused where the redirect is dialled.
 func TestTransportRedirectToBlockedAddress(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -187,10 +190,12 @@ func TestTransportRedirectToBlockedAddress(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.location, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(http.RedirectHandler(tt.location, http.StatusTemporaryRedirect))
-			t.Cleanup(srv.Close)
-			cfg := Config{AllowLoopback: true, InsecureRegistries: []string{hostOf(t, srv)}}
-			err := get(t, cfg, srv.URL+"/v2/")
+			reg := registrytest.New(t)
+			reg.Wrap(func(http.Handler) http.Handler {
+				return http.RedirectHandler(tt.location, http.StatusTemporaryRedirect)
+			})
+			cfg := Config{AllowLoopback: true, InsecureRegistries: []string{reg.Host}}
+			err := get(t, cfg, reg.Server.URL+"/v2/")
 			var be *BlockedError
 			if !errors.As(err, &be) {
 				t.Fatalf("GET with redirect = %v, want *BlockedError", err)
@@ -207,9 +212,7 @@ func TestTransportRedirectToBlockedAddress(t *testing.T) {
 // with errors.As.
 func TestRemoteSeesBlockedError(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	host := hostOf(t, srv)
+	host := registrytest.New(t).Host
 	ref, err := name.ParseReference(host+"/team/app:v1", name.Insecure)
 	if err != nil {
 		t.Fatal(err)

@@ -5,11 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -17,13 +14,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/pullguard/pullguard/internal/fixtures"
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/keychain"
+	"github.com/pullguard/pullguard/internal/registrytest"
 	"github.com/pullguard/pullguard/internal/resolve"
 )
 
@@ -182,17 +177,11 @@ func (o *oneCredential) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case valid && user == o.accepts, !hasAuth && o.accepts == "":
 		o.inner.ServeHTTP(w, r)
 	case valid && slices.Contains(o.known, user):
-		ociError(w, http.StatusForbidden, "DENIED", "requested access to the resource is denied")
+		registrytest.WriteError(w, http.StatusForbidden, "DENIED", "requested access to the resource is denied")
 	default:
 		w.Header().Set("WWW-Authenticate", `Basic realm="kubelet-test"`)
-		ociError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
+		registrytest.WriteError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
 	}
-}
-
-func ociError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, msg)
 }
 
 // pull runs one case against its own registry: every host dials it.
@@ -202,20 +191,14 @@ func pull(t *testing.T, tc kubeletCase, creds resolve.Credentials) (*oneCredenti
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	seed := httptest.NewServer(inner)
-	defer seed.Close()
-	tag, err := name.NewTag(seed.Listener.Addr().String() + "/" + ref.Path + ":" + ref.Tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fixtures.PushImage(tag, v1.Platform{OS: "linux", Architecture: "amd64"}); err != nil {
-		t.Fatal(err)
-	}
-	front := &oneCredential{inner: inner, accepts: tc.accepts, known: tc.known}
-	srv := httptest.NewServer(front)
-	t.Cleanup(srv.Close)
-	addr := srv.Listener.Addr().String()
+	reg := registrytest.New(t)
+	reg.PushImage(t, ref.Path+":"+ref.Tag, v1.Platform{OS: "linux", Architecture: "amd64"})
+	front := &oneCredential{accepts: tc.accepts, known: tc.known}
+	reg.Wrap(func(next http.Handler) http.Handler {
+		front.inner = next
+		return front
+	})
+	addr := reg.Host
 	dialer := &net.Dialer{}
 	transport := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return dialer.DialContext(ctx, "tcp", addr)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pullguard/pullguard/internal/addressguard"
+	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
 // answer is a RoundTripper that answers every request with its status, or
@@ -66,14 +66,13 @@ func TestTransportOutcomes(t *testing.T) {
 }
 
 // TestTransportSeesGuardRefusals wraps the real address guard: a loopback
-// registry it refuses shows as blocked, one it allows as its status.
+// registry it refuses shows as blocked, one it allows as its status (404,
+// for a manifest it does not have).
 func TestTransportSeesGuardRefusals(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusNotFound)
-	}))
-	t.Cleanup(srv.Close)
-	host := srv.Listener.Addr().String()
+	registry := registrytest.New(t)
+	host := registry.Host
+	missing := registry.Server.URL + "/v2/team/missing/manifests/v1"
 	tests := []struct {
 		name  string
 		guard addressguard.Config
@@ -88,7 +87,7 @@ func TestTransportSeesGuardRefusals(t *testing.T) {
 			m, reg := newMetrics(t)
 			client := &http.Client{Transport: m.Transport(tt.guard.Transport())}
 			defer client.CloseIdleConnections()
-			resp, err := client.Get(srv.URL + "/v2/")
+			resp, err := client.Get(missing)
 			if err == nil {
 				resp.Body.Close()
 			}

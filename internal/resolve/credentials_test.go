@@ -13,6 +13,7 @@ import (
 
 	"github.com/pullguard/pullguard/internal/image"
 	"github.com/pullguard/pullguard/internal/keychain"
+	"github.com/pullguard/pullguard/internal/registrytest"
 )
 
 // secretsFor is one keyring of pull secrets, each "user" with password
@@ -36,7 +37,7 @@ func secretsFor(t testing.TB, host string, users ...string) *keychain.Keychain {
 // it, never to callers without it.
 func TestCredentialsTriedInOrder(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, basicAuth("right", "pw-right"))
+	reg := newTestRegistry(t, nil, registrytest.WithBasicAuth("right", "pw-right"))
 	r := New()
 	ref := reg.ref(t, "multi:1.0")
 	ask := func(creds Credentials) error {
@@ -83,7 +84,7 @@ func must(t testing.TB, data string) *keychain.Keychain {
 // answer without a second request; nothing secret is printed.
 func TestCredentialsAllRefused(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, basicAuth("right", "pw-right"))
+	reg := newTestRegistry(t, nil, registrytest.WithBasicAuth("right", "pw-right"))
 	c1, _ := keychain.Parse(fmt.Appendf(nil, `{"auths":{%q:{"username":"dup","password":"pw-dup"}}}`, reg.host), "secret ns/copy", keychain.ConfigJSON)
 	creds := keychain.Union(secretsFor(t, reg.host, "dup", "wrong"), keychain.New(c1))
 	_, err := New().Resolve(testContext(t), Request{Ref: reg.ref(t, "multi:1.0"), Credentials: creds})
@@ -116,7 +117,7 @@ func TestCredentialsVerdict(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u, _, _ := r.BasicAuth()
 			if s, ok := byUser[u]; ok && strings.Contains(r.URL.Path, "/manifests/") {
-				ociError(w, s, "X", "x")
+				registrytest.WriteError(w, s, "X", "x")
 				return
 			}
 			next.ServeHTTP(w, r)

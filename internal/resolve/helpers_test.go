@@ -32,11 +32,11 @@ type testRegistry struct {
 	fx   fixtures
 }
 
-// newTestRegistry starts a registry; wrap, if not nil, sits in front of it
-// for the test's requests (fixtures are pushed before it).
-func newTestRegistry(t testing.TB, wrap func(next http.Handler) http.Handler) *testRegistry {
+// newTestRegistry starts a registry with opts; wrap, if not nil, sits in
+// front of it for the test's requests (fixtures are pushed before it).
+func newTestRegistry(t testing.TB, wrap func(next http.Handler) http.Handler, opts ...registrytest.Option) *testRegistry {
 	t.Helper()
-	reg := registrytest.New(t)
+	reg := registrytest.New(t, opts...)
 	tr := &testRegistry{Registry: reg, host: reg.Host, fx: pushFixtures(t, reg)}
 	reg.ResetCounts()
 	if wrap != nil {
@@ -124,24 +124,4 @@ func testCreds(t testing.TB, host, user, pass string) *keychain.Keychain {
 		t.Fatal(err)
 	}
 	return keychain.New(cfg)
-}
-
-// basicAuth demands user:pass on every request, as a private registry does.
-func basicAuth(user, pass string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				ociError(w, http.StatusUnauthorized, "UNAUTHORIZED", "authentication required")
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-func ociError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, msg)
 }

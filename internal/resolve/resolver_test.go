@@ -194,7 +194,7 @@ func TestResolveFallsBackToGetWithoutDigestHeader(t *testing.T) {
 
 func TestResolveBasicAuth(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, basicAuth("alice", "wonderland"))
+	reg := newTestRegistry(t, nil, registrytest.WithBasicAuth("alice", "wonderland"))
 	r := New()
 	ref := reg.ref(t, "multi:1.0")
 
