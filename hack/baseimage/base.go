@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/pullguard/pullguard/internal/fixtures"
 )
 
 // What distroless static:nonroot provides and a static Go binary uses: the
@@ -76,17 +78,13 @@ func platformImage(layer v1.Layer, p v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture, cfg.Variant, cfg.OSVersion = p.OS, p.Architecture, p.Variant, p.OSVersion
-	cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
-	cfg.Config.User = fmt.Sprintf("%d:%d", nonrootUID, nonrootUID)
-	cfg.Config.WorkingDir = workingDir
-	cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", sslCertFile}
-	return mutate.ConfigFile(img, cfg)
+	return fixtures.EditConfig(img, func(cfg *v1.ConfigFile) {
+		fixtures.SetPlatform(cfg, p)
+		cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
+		cfg.Config.User = fmt.Sprintf("%d:%d", nonrootUID, nonrootUID)
+		cfg.Config.WorkingDir = workingDir
+		cfg.Config.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", sslCertFile}
+	})
 }
 
 func baseLayer(caPEM []byte) (v1.Layer, error) {

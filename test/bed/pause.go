@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/pullguard/pullguard/internal/fixtures"
 )
 
 // PausePackage is the program the real node's images run (hack/pause).
@@ -86,14 +88,10 @@ func runnableImage(progs Programs, p v1.Platform, unique string) (v1.Image, erro
 	if err != nil {
 		return nil, err
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
-	cf.Config.Entrypoint = []string{"/pause"}
-	return mutate.ConfigFile(img, cf)
+	return fixtures.EditConfig(img, func(cf *v1.ConfigFile) {
+		fixtures.SetPlatform(cf, p)
+		cf.Config.Entrypoint = []string{"/pause"}
+	})
 }
 
 // runnableIndex is an OCI index of one runnable image per platform.
