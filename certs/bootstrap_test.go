@@ -206,10 +206,8 @@ func TestBootstrapRenewal(t *testing.T) {
 				t.Errorf("%d caBundle patches, want %d", got, tt.wantPatch)
 			}
 			checkFilesMatchSecret(t, o.CertDir, after)
-			for _, b := range caBundles(t, c) {
-				if !bytes.Equal(b, after.Data["ca.crt"]) {
-					t.Error("caBundle is not the secret's ca.crt")
-				}
+			if !bundlesAre(t, c, after.Data["ca.crt"]) {
+				t.Error("caBundle is not the secret's ca.crt")
 			}
 			leaf := verifyAt(t, after, o.dnsNames()[2], clock.Now())
 			if got, want := leaf.NotAfter.Sub(clock.Now()) > DefaultRenewBefore, true; got != want {
@@ -274,10 +272,8 @@ func TestBootstrapPatchesOnlyWhenDifferent(t *testing.T) {
 		t.Errorf("after a reset: %d patches in all, want 3", got)
 	}
 	want := getSecret(t, c).Data["ca.crt"]
-	for _, b := range caBundles(t, c) {
-		if !bytes.Equal(b, want) {
-			t.Error("caBundle not restored")
-		}
+	if !bundlesAre(t, c, want) {
+		t.Error("caBundle not restored")
 	}
 }
 

@@ -1,7 +1,6 @@
 package certs
 
 import (
-	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"net"
@@ -155,14 +154,7 @@ func TestEnvtestBootstrap(t *testing.T) {
 	if err := c.Update(ctx, &v); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the caBundle is patched back", func() bool {
-		for _, b := range caBundles(t, c) {
-			if !bytes.Equal(b, s.Data["ca.crt"]) {
-				return false
-			}
-		}
-		return true
-	})
+	eventually(t, "the caBundle is patched back", func() bool { return bundlesAre(t, c, s.Data["ca.crt"]) })
 	// The API server's webhook configuration informer may lag the patch.
 	eventually(t, "the API server reaches the webhook again", func() bool {
 		return denied("second") == nil

@@ -129,6 +129,17 @@ func getSecret(t *testing.T, c client.Client) *corev1.Secret {
 }
 
 // caBundles are the caBundles of every webhook of both configurations.
+// bundlesAre reports whether every webhook configuration's caBundle is want.
+func bundlesAre(t *testing.T, c client.Client, want []byte) bool {
+	t.Helper()
+	for _, b := range caBundles(t, c) {
+		if !bytes.Equal(b, want) {
+			return false
+		}
+	}
+	return true
+}
+
 func caBundles(t *testing.T, c client.Client) [][]byte {
 	t.Helper()
 	var out [][]byte

@@ -65,14 +65,7 @@ func TestRunnableFollowsChanges(t *testing.T) {
 	if err := c.Update(t.Context(), obj); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the caBundle is patched back", func() bool {
-		for _, b := range caBundles(t, c) {
-			if !bytes.Equal(b, s.Data["ca.crt"]) {
-				return false
-			}
-		}
-		return true
-	})
+	eventually(t, "the caBundle is patched back", func() bool { return bundlesAre(t, c, s.Data["ca.crt"]) })
 
 	// Another replica renews the serving certificate: the files follow.
 	renewed := s.DeepCopy()
