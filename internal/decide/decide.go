@@ -64,14 +64,13 @@ func Decide(ctx context.Context, p *policies.Policy, obj workload.Object, uses [
 		ref, err := image.Parse(use.Image)
 		r := policies.Result{Use: use, Nodes: s.Pods[use.Pod].Nodes,
 			PullPolicy: image.EffectivePullPolicy(string(use.PullPolicy), ref)}
-		switch {
-		case err != nil:
+		if err != nil {
 			r.Err = err
-		case p.Resolves(ref):
+		} else {
 			r.Ref = ref
-			pending = append(pending, i)
-		default:
-			r.Ref = ref
+			if p.Resolves(ref) {
+				pending = append(pending, i)
+			}
 		}
 		results[i] = r
 	}
