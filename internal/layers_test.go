@@ -37,8 +37,8 @@ var allowed = map[string][]string{
 	"internal/cluster": {
 		"internal/image", "internal/keychain", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1",
 	},
-	"webhook":                   {"internal/decide", "internal/image", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
-	"internal/background":       {"internal/cache", "internal/decide", "internal/image", "internal/resolve", "internal/workload", "policies", "policies/v1alpha1"},
+	"webhook":                   {"internal/decide", "internal/image", "internal/resolve", "internal/text", "internal/workload", "policies", "policies/v1alpha1"},
+	"internal/background":       {"internal/cache", "internal/decide", "internal/image", "internal/resolve", "internal/text", "internal/workload", "policies", "policies/v1alpha1"},
 	"internal/metrics":          {"internal/addressguard", "internal/image", "internal/resolve", "policies"},
 	"internal/policystatus":     {"policies", "policies/v1alpha1"},
 	"certs":                     {},

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/pullguard/pullguard/internal/text"
 	"github.com/pullguard/pullguard/policies"
 )
 
@@ -131,14 +131,14 @@ type auditRecord struct {
 // auditAnnotation records the Audit findings (in Audit mode also what
 // would have been denied), or "" when there are none.
 func auditAnnotation(p *policies.Policy, findings []policies.Finding) string {
-	rec := auditRecord{Policy: clip(p.Name(), maxAuditImage)}
+	rec := auditRecord{Policy: text.Truncate(p.Name(), maxAuditImage)}
 	// Room for the policy, the brackets and the omitted count.
 	size := 64 + len(rec.Policy)
 	for _, f := range findings {
 		if f.Action != policies.Audit {
 			continue
 		}
-		e := auditEntry{Container: f.Container, Image: clip(f.Image, maxAuditImage), Class: string(f.Class)}
+		e := auditEntry{Container: f.Container, Image: text.Truncate(f.Image, maxAuditImage), Class: string(f.Class)}
 		b, err := json.Marshal(e)
 		if err != nil || rec.Omitted > 0 || size+len(b)+1 > maxAuditAnnotation {
 			rec.Omitted++
@@ -157,14 +157,6 @@ func auditAnnotation(p *policies.Policy, findings []policies.Finding) string {
 	return string(b)
 }
 
-// clip keeps at most n runes of s.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
-}
-
 // unchecked answers when pullguard itself failed (its cluster view, a
 // bug): the request is allowed, as failurePolicy Ignore allows it when
 // pullguard is down, and the validating endpoint says so in a warning so
@@ -173,7 +165,7 @@ func unchecked(ctx context.Context, endpoint string, err error) *reply {
 	logf.FromContext(ctx).Error(err, "images not checked", "endpoint", endpoint)
 	resp := admission.Allowed("")
 	if endpoint == EndpointValidate {
-		resp.Warnings = []string{clip("pullguard could not check the images: "+err.Error(), policies.MaxShortLength)}
+		resp.Warnings = []string{text.Truncate("pullguard could not check the images: "+err.Error(), policies.MaxShortLength)}
 	}
 	return &reply{Response: resp, reason: Unchecked}
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/pullguard/pullguard/internal/image"
+	"github.com/pullguard/pullguard/internal/text"
 )
 
 // RBAC of the Events the watcher writes.
@@ -310,7 +311,7 @@ func (w *Watcher) announce(r Result, prev Result, had bool) {
 		if p, ok := before[c.Container]; ok && p.Failing() && p.Class == c.Class && p.Message == c.Message {
 			continue
 		}
-		note := clip(fmt.Sprintf("[%s] %s; fix: %s", c.Class, c.Message, c.Fix), maxEventNote)
+		note := text.TruncateBytes(fmt.Sprintf("[%s] %s; fix: %s", c.Class, c.Message, c.Fix), maxEventNote)
 		ref := r.Workload.Ref
 		w.o.Events.Eventf(&ref, nil, corev1.EventTypeWarning, EventReason, eventAction, "%s", note)
 	}
@@ -534,15 +535,4 @@ func pullInputsChanged(oldObj, newObj any) bool {
 		return true // a Job or Pod ended, or it changed hands
 	}
 	return isWorkload && !apiequality.Semantic.DeepEqual(ow.Spec, nw.Spec)
-}
-
-// clip keeps at most n bytes of s, on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n-len("…")] + "…"
 }

@@ -1,4 +1,4 @@
-// Package text holds the string helper every message shares: shortening
+// Package text holds the string helpers every message shares: shortening
 // what a registry, a plugin or a user wrote before it is quoted, so a
 // hostile answer cannot fill a warning, a log line or an event.
 package text
@@ -21,5 +21,22 @@ func Truncate(s string, n int) string {
 		}
 		runes++
 	}
-	return s[:cut] + "…"
+	return s[:cut] + ellipsis
+}
+
+// ellipsis marks where text was cut.
+const ellipsis = "…"
+
+// TruncateBytes shortens s to at most n bytes, the last of them "…",
+// cutting between runes: for limits the API counts in bytes (an Event's
+// note). n below the ellipsis's three bytes counts as three.
+func TruncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := max(n, len(ellipsis)) - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }
