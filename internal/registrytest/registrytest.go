@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -229,7 +230,14 @@ func unauthorized(w http.ResponseWriter, challenge string) {
 func WriteError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, message)
+	type apiError struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	// JSON's quoting, not Go's (%q writes \x escapes JSON has not).
+	_ = json.NewEncoder(w).Encode(struct {
+		Errors []apiError `json:"errors"`
+	}{[]apiError{{code, message}}})
 }
 
 // Kinds counts the requests served so far by kind.
